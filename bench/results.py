@@ -1,0 +1,53 @@
+"""Shared by the bench scripts: each writes its own section of bench/RESULTS.md.
+
+A section lives between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` so
+that running one benchmark never erases another's figures.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import re
+import sys
+from pathlib import Path
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+HEADER = "# Benchmark results\n\nEach section is written by the script it names; rerun that script to refresh it.\n"
+
+
+def machine() -> str:
+    """One line describing where the figures came from."""
+    try:
+        import psutil
+
+        memory = f", {psutil.virtual_memory().total / 2**30:.0f} GiB"
+    except ImportError:
+        memory = ""
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores{memory}, {platform.system()}, "
+        f"Python {platform.python_version()}"
+    )
+
+
+def stamp(command: str) -> str:
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"- command: `{command}`\n- machine: {machine()}\n- date: {now}\n"
+
+
+def write_section(name: str, body: str) -> None:
+    """Replace (or append) the section called ``name`` in bench/RESULTS.md."""
+    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else HEADER
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    block = f"{start}\n{body.rstrip()}\n{end}"
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: block, text)
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    RESULTS.write_text(text, encoding="utf-8")
+
+
+def command_line() -> str:
+    return "python " + " ".join(sys.argv)

@@ -1,0 +1,52 @@
+"""mathless: machine learning for programmers with little math.
+
+    import mathless as ml
+    model = ml.fit("houses.csv", target="price")
+    model.evaluate("holdout.csv")
+    model.predict("new.csv")
+    model.save("house-model"); ml.load("house-model")
+
+Heavy libraries (pandas, LightGBM, PyTorch, Gymnasium) are imported only when
+a function that needs them runs, so ``import mathless`` stays fast.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from mathless.errors import UserError
+
+__all__ = ["fit", "load", "play", "UserError", "__version__"]
+
+
+def fit(data, target=None, **options):
+    """Train the best model for predicting ``target`` from a table.
+
+    ``data`` is a CSV/Parquet/Excel path or a pandas DataFrame. Options:
+    ``time_limit`` (seconds), ``task`` ("yes/no", "one-of-many", "number"),
+    ``roles`` ({column: role}), ``ignore`` ([columns]), ``quiet``, ``seed``.
+    """
+    from mathless.learners.fit import fit as _fit
+
+    return _fit(data, target=target, **options)
+
+
+def load(folder):
+    """Load a model or game agent folder written by ``save`` (never runs code from it)."""
+    from mathless.storage.folder import read_manifest
+
+    manifest = read_manifest(folder)
+    if manifest["kind"] == "agent":
+        from mathless.games.agent import Agent
+
+        return Agent.load(folder)
+    from mathless.model import TableModel
+
+    return TableModel.load(folder)
+
+
+def play(game, **options):
+    """Train an agent to play ``game`` (an Atari name like "Pong" or a Gymnasium id)."""
+    from mathless.games.play import play as _play
+
+    return _play(game, **options)

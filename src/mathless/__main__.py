@@ -1,0 +1,3 @@
+from mathless.cli.main import run
+
+run()

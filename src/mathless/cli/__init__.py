@@ -1,0 +1,1 @@
+"""The `mathless` command line."""

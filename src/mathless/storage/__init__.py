@@ -1,0 +1,1 @@
+"""Model and run folders on disk: plain JSON and safetensors, never pickle."""
