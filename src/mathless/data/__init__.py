@@ -1,0 +1,1 @@
+"""Reading tables and working out what each column is."""

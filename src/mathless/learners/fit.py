@@ -1,0 +1,230 @@
+"""From a table to the best model: read, understand, prepare, train, compare, choose.
+
+The flow, top to bottom:
+1. read the table and check the target column;
+2. work out the task and every column's role (with reasons, shown to the user);
+3. prepare the columns as numbers;
+4. train each learner on the same splits (5-fold cross-validation on up to
+   20,000 rows, otherwise one held-out 20%), each within its slice of the time
+   budget;
+5. blend the learners' held-out predictions where that helps, and score the
+   result against the naive baseline on rows no learner trained on.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mathless.data.read import describe, read_table
+from mathless.data.roles import infer_roles, infer_task, normalise_task
+from mathless.errors import UserError, did_you_mean
+from mathless.evaluation.metrics import baseline_predictions, is_classification, primary, score
+from mathless.learners import linear, network, trees
+from mathless.learners.budget import Budget
+from mathless.learners.prepare import Design, TablePrep, as_labels, as_numbers
+
+MIN_ROWS = 10
+CROSS_VALIDATION_ROWS = 20_000
+# (module, learner class, share of the time left when its turn comes)
+LEARNERS = [(trees, trees.Trees, 0.55), (linear, linear.Linear, 0.15), (network, network.Network, 0.9)]
+
+
+def fit(data, target=None, time_limit=60, task=None, roles=None, ignore=(), seed=0, quiet=False):
+    from rich.console import Console
+
+    from mathless.model import TableModel
+
+    if target is None:
+        raise UserError("Say which column to predict: fit(data, target='price').")
+    if not time_limit or float(time_limit) <= 0:
+        raise UserError(f"The time budget must be a positive number of seconds (got {time_limit}).")
+    console = Console(stderr=True, quiet=quiet, highlight=False)
+    budget = Budget(float(time_limit), quiet)
+    notes: list = []
+    frame = read_table(data, notes)
+    where = describe(data)
+    frame, y, task, task_reason, classes = _target(frame, str(target), task, where, notes)
+    found_roles = infer_roles(frame, str(target), roles, list(ignore or ()))
+    from mathless.evaluation.verdict import print_roles
+
+    print_roles(console, found_roles, str(target), task, task_reason, len(frame))
+    prep = TablePrep.fit(frame, found_roles)
+    design = prep.transform(frame)
+    notes.extend(design.notes)
+    for note in notes:
+        console.print(f"Note: {note}")
+
+    folds, validation = _folds(y, task, len(frame), seed)
+    with budget:
+        results = _train_all(design, y, task, len(classes), folds, budget, seed)
+    held_out = np.concatenate([val for _, val in folds])
+    weights, blended = _blend({name: r["oof"] for name, r in results.items()}, y, held_out, task)
+    baseline = np.empty_like(blended)
+    for train_rows, val_rows in folds:
+        baseline[val_rows] = baseline_predictions(task, y[train_rows], len(val_rows), len(classes))
+    metrics = score(task, y[held_out], blended[held_out])
+    leaderboard = {name: score(task, y[held_out], r["oof"][held_out]) for name, r in results.items()}
+    leaderboard["blend"] = dict(metrics)
+    model = TableModel(
+        target=str(target), task=task, task_reason=task_reason, classes=classes,
+        roles=[{"column": r.column, "role": r.role, "reason": r.reason} for r in found_roles],
+        prep=prep,
+        learners=[(name, weights[name], results[name]["members"]) for name in results if weights[name] > 0],
+        metrics=metrics, baseline=score(task, y[held_out], baseline[held_out]),
+        evaluation={
+            "method": validation, "rows": int(len(held_out)),
+            "baseline_answer": _baseline_answer(task, y, classes),
+            "class_shares": _class_shares(task, y, classes),
+            "leaderboard": leaderboard, "weights": weights,
+            "seconds": round(budget.elapsed(), 1), "time_limit": float(time_limit),
+        },
+        data=_describe_data(data, frame, target, notes),
+    )
+    if not quiet:
+        from mathless.evaluation.verdict import print_verdict
+
+        print_verdict(console, model, title=f"How good is it? ({validation}, {len(held_out):,} rows)")
+    return model
+
+
+def _target(frame, target, task, where, notes):
+    if target not in frame.columns:
+        raise UserError(
+            f"There is no column '{target}' in {where}.{did_you_mean(target, frame.columns)} "
+            f"The columns are: {', '.join(map(str, list(frame.columns)[:20]))}"
+            f"{' …' if frame.shape[1] > 20 else ''}."
+        )
+    answer = frame[target]
+    missing = answer.isna()
+    if missing.all():
+        raise UserError(f"Every value of '{target}' in {where} is missing, so there is nothing to learn. Fill in the answers, or choose another --target.")
+    if missing.any():
+        notes.append(f"{int(missing.sum()):,} rows with no value for '{target}' were left out of training.")
+        frame = frame.loc[~missing].reset_index(drop=True)
+        answer = frame[target]
+    if len(frame) < MIN_ROWS:
+        raise UserError(
+            f"{where} has only {len(frame)} row{'s' if len(frame) != 1 else ''} with a value for '{target}'; "
+            f"at least {MIN_ROWS} are needed to learn anything (hundreds to learn well). Add more rows."
+        )
+    if task:
+        task, task_reason = normalise_task(task), "you said so"
+    else:
+        task, task_reason = infer_task(answer, target)
+    if is_classification(task):
+        labels = as_labels(answer)
+        classes = _sorted_labels(labels.unique())
+        if len(classes) < 2:
+            raise UserError(
+                f"'{target}' has only one value ('{classes[0]}') in {where}, so there is nothing to tell apart. "
+                f"Add rows with the other answers."
+            )
+        if task == "yes/no" and len(classes) > 2:
+            raise UserError(f"A yes/no task needs exactly two values, but '{target}' has {len(classes)}. Use --task one-of-many.")
+        y = labels.map({c: i for i, c in enumerate(classes)}).to_numpy(dtype=int)
+        return frame, y, task, task_reason, classes
+    values, bad = as_numbers(answer)
+    if bad:
+        if bad > 0.05 * len(values):
+            raise UserError(
+                f"'{target}' is not a number in {bad:,} of {len(values):,} rows, so it cannot be predicted as a number. "
+                f"Use --task one-of-many to predict it as a label, or clean the column."
+            )
+        notes.append(f"{bad:,} rows where '{target}' is not a number were left out of training.")
+        keep = np.isfinite(values)
+        frame, values = frame.loc[keep].reset_index(drop=True), values[keep]
+    return frame, values.astype(float), task, task_reason, []
+
+
+def _sorted_labels(labels) -> list:
+    labels = [str(v) for v in labels if v == v]
+    try:
+        return sorted(labels, key=float)
+    except ValueError:
+        return sorted(labels)
+
+
+def _folds(y, task, rows, seed):
+    from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+
+    smallest = int(np.bincount(y).min()) if is_classification(task) else 0
+    stratify = is_classification(task) and smallest >= 2
+    if rows <= CROSS_VALIDATION_ROWS:
+        k = max(2, min(5, smallest)) if stratify else 5
+        splitter = (StratifiedKFold if stratify else KFold)(n_splits=k, shuffle=True, random_state=seed)
+        return list(splitter.split(np.zeros(rows), y)), f"{k}-fold cross-validation"
+    train_rows, val_rows = train_test_split(
+        np.arange(rows), test_size=0.2, random_state=seed, stratify=y if stratify else None
+    )
+    return [(np.sort(train_rows), np.sort(val_rows))], "a held-out 20% of rows"
+
+
+def rows_of(design: Design, rows) -> Design:
+    return Design(design.trees[rows], design.dense[rows], design.tree_names,
+                  design.tree_categorical, design.dense_names)
+
+
+def _train_all(design, y, task, classes, folds, budget, seed) -> dict:
+    import time
+
+    results = {}
+    for module, learner, share in LEARNERS:
+        if budget.left() < 0.5 and results:
+            break
+        candidate_deadline = budget.slice(share)
+        oof = np.full((len(y), classes), np.nan) if classes else np.full(len(y), np.nan)
+        members = []
+        for i, (train_rows, val_rows) in enumerate(folds):
+            budget.step(module.TITLE, f"part {i + 1} of {len(folds)}" if len(folds) > 1 else "")
+            fold_deadline = time.monotonic() + (candidate_deadline - time.monotonic()) / (len(folds) - i)
+            train, val = rows_of(design, train_rows), rows_of(design, val_rows)
+            member = learner().fit(train, y[train_rows], val, y[val_rows], task, classes, fold_deadline, seed + i)
+            oof[val_rows] = member.predict(val, task)
+            members.append(member)
+        results[module.NAME] = {"oof": oof, "members": members}
+    return results
+
+
+def _blend(oofs: dict, y, rows, task, rounds: int = 20):
+    """Greedy ensemble selection: repeatedly add the learner that most improves held-out error."""
+    metric = primary(task)
+    names = list(oofs)
+    counts = dict.fromkeys(names, 0)
+    current = None
+    for step in range(rounds):
+        trials = {}
+        for name in names:
+            trial = oofs[name] if current is None else (current * step + oofs[name]) / (step + 1)
+            trials[name] = (score(task, y[rows], trial[rows])[metric], trial)
+        best = min(trials, key=lambda n: trials[n][0])
+        counts[best] += 1
+        current = trials[best][1]
+    weights = {name: counts[name] / rounds for name in names}
+    return weights, current
+
+
+def _baseline_answer(task, y, classes) -> str:
+    if is_classification(task):
+        return str(classes[int(np.bincount(y).argmax())])
+    return repr(float(np.mean(y)))
+
+
+def _class_shares(task, y, classes) -> dict:
+    if not is_classification(task):
+        return {}
+    counts = np.bincount(y, minlength=len(classes))
+    return {str(c): float(n / len(y)) for c, n in zip(classes, counts)}
+
+
+def _describe_data(data, frame, target, notes) -> dict:
+    import pandas as pd
+
+    fingerprint = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    import hashlib
+
+    return {
+        "source": "a DataFrame" if type(data).__name__ == "DataFrame" else str(data),
+        "rows": int(len(frame)), "columns": int(frame.shape[1]),
+        "fingerprint": hashlib.sha256(fingerprint.tobytes()).hexdigest(),
+        "notes": list(notes),
+    }

@@ -1,0 +1,58 @@
+"""A linear baseline: one weighted sum of the inputs (logistic or ridge regression).
+
+It is fast, rarely the best, and a useful yardstick: if trees cannot beat it,
+the relationship is simple. The learned weights are plain arrays, so the model
+is predicted by hand with one matrix product, no library object to unpickle.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+NAME = "linear"
+TITLE = "linear model (logistic/ridge regression)"
+MAX_ROWS = 200_000
+
+
+class Linear:
+    def __init__(self, weight=None, bias=None):
+        self.weight, self.bias = weight, bias
+
+    def fit(self, design, y, val_design, y_val, task, classes, deadline, seed=0, weights=None):
+        from sklearn.linear_model import LogisticRegression, Ridge
+
+        X = design.dense
+        if X.shape[0] > MAX_ROWS:  # a sample is plenty for a straight line
+            rows = np.random.default_rng(seed).choice(X.shape[0], MAX_ROWS, replace=False)
+            X, y = X[rows], np.asarray(y)[rows]
+            weights = None if weights is None else np.asarray(weights)[rows]
+        if task == "number":
+            model = Ridge(alpha=1.0).fit(X, y, sample_weight=weights)
+            self.weight = np.atleast_2d(model.coef_).astype(np.float32)
+            self.bias = np.atleast_1d(model.intercept_).astype(np.float32)
+        else:
+            model = LogisticRegression(C=1.0, max_iter=500).fit(X, y, sample_weight=weights)
+            self.weight = np.atleast_2d(model.coef_).astype(np.float32)
+            self.bias = np.atleast_1d(model.intercept_).astype(np.float32)
+        return self
+
+    def predict(self, design, task):
+        raw = np.asarray(design.dense @ self.weight.T) + self.bias
+        if task == "number":
+            return raw[:, 0]
+        if raw.shape[1] == 1:  # two classes: one score for the second
+            p = 1 / (1 + np.exp(-raw[:, 0]))
+            return np.column_stack([1 - p, p])
+        raw = raw - raw.max(axis=1, keepdims=True)
+        e = np.exp(raw)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def arrays(self) -> dict:
+        return {"weight": self.weight, "bias": self.bias}
+
+    def meta(self) -> dict:
+        return {}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict, meta: dict) -> "Linear":
+        return cls(arrays["weight"], arrays["bias"])

@@ -1,0 +1,133 @@
+"""A small neural network for tables: two layers of neurons, trained with early stopping.
+
+Each neuron is a weighted sum of its inputs passed through an activation
+(ReLU: negative becomes zero). Training nudges every weight a little in the
+direction that lowers the error on a batch of rows, over and over; we keep the
+weights that did best on held-out rows and stop when they stop improving.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+NAME = "network"
+TITLE = "neural network (2 hidden layers)"
+HIDDEN = (256, 128)
+
+
+def _torch(rows: int = 0):
+    """PyTorch with a thread count that suits the work: small batches run best on one core."""
+    import torch
+
+    torch.set_num_threads(1 if rows < 50_000 else (os.cpu_count() or 1))
+    return torch
+
+
+def build(inputs: int, outputs: int, hidden=HIDDEN, dropout: float = 0.1):
+    from torch import nn
+
+    layers, width = [], inputs
+    for size in hidden:
+        layers += [nn.Linear(width, size), nn.ReLU(), nn.Dropout(dropout)]
+        width = size
+    layers.append(nn.Linear(width, outputs))
+    return nn.Sequential(*layers)
+
+
+def _dense(matrix, rows=None):
+    part = matrix if rows is None else matrix[rows]
+    return part.toarray() if hasattr(part, "toarray") else np.asarray(part)
+
+
+class Network:
+    def __init__(self, module=None, y_mean=0.0, y_scale=1.0, epochs=0):
+        self.module, self.y_mean, self.y_scale, self.epochs = module, y_mean, y_scale, epochs
+
+    def fit(self, design, y, val_design, y_val, task, classes, deadline, seed=0, weights=None):
+        torch = _torch(design.dense.shape[0])
+        torch.manual_seed(seed)
+        rng = np.random.default_rng(seed)
+        X, Xv = design.dense, val_design.dense
+        rows, inputs = X.shape
+        outputs = 1 if task == "number" else classes
+        if task == "number":
+            self.y_mean, self.y_scale = float(np.mean(y)), float(np.std(y) or 1.0)
+            target = torch.tensor((np.asarray(y) - self.y_mean) / self.y_scale, dtype=torch.float32)
+            loss_fn = torch.nn.MSELoss()
+        else:
+            target = torch.tensor(np.asarray(y), dtype=torch.long)
+            loss_fn = torch.nn.CrossEntropyLoss()
+        self.module = build(inputs, outputs)
+        optimizer = torch.optim.AdamW(self.module.parameters(), lr=1e-3, weight_decay=1e-4)
+        batch = int(min(1024, max(64, rows // 16)))
+        patience = 20 if rows < 5000 else 5
+        Xv_t = torch.tensor(_dense(Xv), dtype=torch.float32)
+        X_full = None if hasattr(X, "toarray") else torch.tensor(np.asarray(X), dtype=torch.float32)
+        best, best_state, since_best, epoch = np.inf, None, 0, 0
+        while time.monotonic() < deadline and since_best < patience and epoch < 1000:
+            self.module.train()
+            order = rng.permutation(rows)
+            for start in range(0, rows, batch):
+                index = order[start:start + batch]
+                xb = X_full[index] if X_full is not None else torch.tensor(_dense(X, index), dtype=torch.float32)
+                out = self.module(xb)
+                loss = loss_fn(out[:, 0] if task == "number" else out, target[index])
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                if time.monotonic() > deadline:
+                    break
+            epoch += 1
+            held_out = self._loss(Xv_t, y_val, task)
+            if held_out < best - 1e-6:
+                best, since_best, self.epochs = held_out, 0, epoch
+                best_state = {k: v.detach().clone() for k, v in self.module.state_dict().items()}
+            else:
+                since_best += 1
+        if best_state is not None:
+            self.module.load_state_dict(best_state)
+        self.module.eval()
+        return self
+
+    def _loss(self, Xv_t, y_val, task) -> float:
+        predicted = self._forward(Xv_t, task)
+        y_val = np.asarray(y_val)
+        if task == "number":
+            return float(np.mean((predicted - y_val) ** 2))
+        return float(-np.mean(np.log(np.clip(predicted[np.arange(len(y_val)), y_val.astype(int)], 1e-7, 1))))
+
+    def _forward(self, X_t, task):
+        torch = _torch()
+        self.module.eval()
+        with torch.no_grad():
+            out = self.module(X_t)
+        if task == "number":
+            return out[:, 0].numpy() * self.y_scale + self.y_mean
+        return torch.softmax(out, dim=1).numpy()
+
+    def predict(self, design, task):
+        X = design.dense
+        torch = _torch(X.shape[0])
+        parts = []
+        for start in range(0, X.shape[0], 65536):
+            parts.append(self._forward(torch.tensor(_dense(X[start:start + 65536]), dtype=torch.float32), task))
+        return np.concatenate(parts)
+
+    def arrays(self) -> dict:
+        return {k: v.numpy() for k, v in self.module.state_dict().items()}
+
+    def meta(self) -> dict:
+        first = self.module[0]
+        return {"inputs": first.in_features, "outputs": self.module[-1].out_features,
+                "hidden": list(HIDDEN), "y_mean": self.y_mean, "y_scale": self.y_scale, "epochs": self.epochs}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict, meta: dict) -> "Network":
+        torch = _torch()
+        module = build(meta["inputs"], meta["outputs"], tuple(meta["hidden"]))
+        module.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in arrays.items()})
+        module.eval()
+        return cls(module, meta["y_mean"], meta["y_scale"], meta["epochs"])

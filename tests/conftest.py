@@ -1,0 +1,52 @@
+"""Shared helpers: run the real CLI in a subprocess, and write real data sets to files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+MATHLESS = Path(sys.executable).with_name("mathless")
+
+
+def run_cli(*args, cwd=None, timeout=600):
+    """Run the installed `mathless` console script; return the CompletedProcess."""
+    env = dict(os.environ, COLUMNS="120", PYTHONWARNINGS="ignore")
+    return subprocess.run(
+        [str(MATHLESS), *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=timeout, env=env
+    )
+
+
+def assert_user_error(result, *fragments):
+    """Exit status 2, a plain message naming the fragments, and no traceback."""
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr, result.stderr
+    message = result.stderr.lower()
+    for fragment in fragments:
+        assert fragment.lower() in message, (fragment, result.stderr)
+
+
+@pytest.fixture(scope="session")
+def penguins_csv(tmp_path_factory):
+    import palmerpenguins
+
+    frame = palmerpenguins.load_penguins()
+    folder = tmp_path_factory.mktemp("penguins")
+    train = frame.sample(frac=0.8, random_state=1)
+    holdout = frame.drop(train.index)
+    train.to_csv(folder / "train.csv", index=False)
+    holdout.to_csv(folder / "holdout.csv", index=False)
+    holdout.drop(columns=["species"]).to_csv(folder / "new.csv", index=False)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def penguin_model(penguins_csv, tmp_path_factory):
+    """A model trained once through the CLI, shared by the predict/evaluate/info tests."""
+    out = tmp_path_factory.mktemp("models") / "penguin-model"
+    result = run_cli("fit", penguins_csv / "train.csv", "--target", "species", "--time", "6", "--out", out)
+    assert result.returncode == 0, result.stderr
+    return out

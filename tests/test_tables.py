@@ -1,0 +1,197 @@
+"""A table from file to trained, evaluated, saved model — through the CLI and the API."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mathless as ml
+from conftest import assert_user_error, run_cli
+
+
+def test_fit_from_cli_writes_a_plain_data_folder(penguin_model):
+    files = sorted(p.name for p in penguin_model.iterdir())
+    assert "manifest.json" in files
+    assert any(name.endswith(".safetensors") or name.startswith("trees-") for name in files)
+    assert not any(name.endswith((".pkl", ".pickle", ".joblib", ".pt", ".pth")) for name in files)
+    manifest = json.loads((penguin_model / "manifest.json").read_text())
+    assert manifest["kind"] == "table" and manifest["task"] == "one-of-many"
+    assert manifest["classes"] == ["Adelie", "Chinstrap", "Gentoo"]
+    assert len(manifest["data"]["fingerprint"]) == 64
+    assert manifest["metrics"]["accuracy"] > 0.9
+    roles = {r["column"]: r["role"] for r in manifest["roles"]}
+    assert roles["island"] == "category" and roles["bill_length_mm"] == "number"
+
+
+def test_fit_prints_roles_progress_and_verdict(penguins_csv, tmp_path):
+    result = run_cli("fit", penguins_csv / "train.csv", "--target", "species", "--time", "4", "--out", tmp_path / "m")
+    assert result.returncode == 0, result.stderr
+    text = result.stderr
+    assert "How each column is used" in text and "island" in text
+    assert "times in 100" in text and "always answering 'Adelie'" in text
+    assert "training gradient-boosted trees" in text
+    assert "accuracy" in text and "balanced_accuracy" in text
+
+
+def test_predict_cli_writes_labels_and_probabilities(penguin_model, penguins_csv, tmp_path):
+    out = tmp_path / "predictions.csv"
+    result = run_cli("predict", penguin_model, penguins_csv / "new.csv", "--out", out)
+    assert result.returncode == 0, result.stderr
+    predicted = pd.read_csv(out)
+    new = pd.read_csv(penguins_csv / "new.csv")
+    assert len(predicted) == len(new)
+    assert set(predicted["predicted_species"]) <= {"Adelie", "Chinstrap", "Gentoo"}
+    probabilities = predicted[["probability_Adelie", "probability_Chinstrap", "probability_Gentoo"]]
+    assert np.allclose(probabilities.sum(axis=1), 1, atol=0.01)
+    truth = pd.read_csv(penguins_csv / "holdout.csv")["species"]
+    assert (predicted["predicted_species"] == truth).mean() > 0.9
+    again = run_cli("predict", penguin_model, penguins_csv / "new.csv", "--out", out)
+    assert_user_error(again, "already exists", "--overwrite")
+
+
+def test_predict_without_out_prints_csv(penguin_model, penguins_csv):
+    result = run_cli("predict", penguin_model, penguins_csv / "new.csv")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0].startswith("predicted_species,probability_Adelie")
+
+
+def test_evaluate_cli_gives_a_plain_verdict(penguin_model, penguins_csv):
+    result = run_cli("evaluate", penguin_model, penguins_csv / "holdout.csv")
+    assert result.returncode == 0, result.stderr
+    assert "times in 100" in result.stderr and "always answering" in result.stderr
+    as_json = run_cli("evaluate", penguin_model, penguins_csv / "holdout.csv", "--json")
+    scores = json.loads(as_json.stdout)
+    assert scores["metrics"]["accuracy"] > 0.9 > scores["baseline"]["accuracy"]
+
+
+def test_info_cli_lists_learners_and_columns(penguin_model):
+    result = run_cli("info", penguin_model)
+    assert result.returncode == 0, result.stderr
+    assert "predicting 'species'" in result.stderr and "gradient-boosted trees" in result.stderr
+    assert "bill_depth_mm" in result.stderr
+
+
+def test_api_round_trip_number_task(tmp_path):
+    from sklearn.datasets import load_diabetes
+
+    frame = load_diabetes(as_frame=True).frame
+    train, holdout = frame.iloc[:350], frame.iloc[350:]
+    model = ml.fit(train, target="target", time_limit=5, quiet=True)
+    assert model.task == "number"
+    assert model.metrics["mae"] < model.baseline["mae"]
+    assert "off by" in repr(model)
+    model.save(tmp_path / "diabetes")
+    loaded = ml.load(tmp_path / "diabetes")
+    before = model.predict(holdout)
+    after = loaded.predict(holdout)
+    assert np.allclose(before["predicted_target"], after["predicted_target"], rtol=1e-5)
+    result = loaded.evaluate(holdout, quiet=True)
+    assert result["metrics"]["r2"] > 0.2 and result["baseline"]["mae"] > result["metrics"]["mae"]
+
+
+def test_yes_no_task_reports_roc_auc(tmp_path):
+    from sklearn.datasets import load_breast_cancer
+
+    frame = load_breast_cancer(as_frame=True).frame
+    frame["target"] = frame["target"].map({0: "malignant", 1: "benign"})
+    model = ml.fit(frame, target="target", time_limit=5, quiet=True)
+    assert model.task == "yes/no"
+    assert model.metrics["roc_auc"] > 0.95 and model.metrics["accuracy"] > 0.9
+
+
+def test_task_override(tmp_path):
+    from sklearn.datasets import load_wine
+
+    frame = load_wine(as_frame=True).frame
+    model = ml.fit(frame, target="target", task="number", time_limit=3, quiet=True)
+    assert model.task == "number"
+    with pytest.raises(ml.UserError, match="Unknown task"):
+        ml.fit(frame, target="target", task="guess", time_limit=3, quiet=True)
+
+
+def test_roles_are_inferred_with_reasons():
+    rng = np.random.default_rng(0)
+    rows = 300
+    words = ["great", "terrible", "fine", "loved", "it", "the", "food", "service", "was", "slow"]
+    frame = pd.DataFrame({
+        "customer_id": np.arange(1000, 1000 + rows),
+        "signup": pd.date_range("2024-01-01", periods=rows, freq="D").astype(str),
+        "review": [" ".join(rng.choice(words, 8)) for _ in range(rows)],
+        "member": rng.choice(["yes", "no"], rows),
+        "plan": rng.choice(["basic", "pro", "team"], rows),
+        "country": "NL",
+        "spend": rng.gamma(2, 30, rows).round(2),
+        "churned": rng.choice(["yes", "no"], rows),
+    })
+    model = ml.fit(frame, target="churned", time_limit=3, quiet=True)
+    roles = {r["column"]: r["role"] for r in model.roles}
+    assert roles == {"customer_id": "id", "signup": "date", "review": "text", "member": "yes/no",
+                     "plan": "category", "country": "constant", "spend": "number"}
+    assert all(r["reason"] for r in model.roles)
+    overridden = ml.fit(frame, target="churned", time_limit=3, quiet=True,
+                        roles={"customer_id": "number"}, ignore=["review"])
+    roles = {r["column"]: r["role"] for r in overridden.roles}
+    assert roles["customer_id"] == "number" and roles["review"] == "id"
+    predicted = overridden.predict(frame.head(5))
+    assert list(predicted.columns)[0] == "review"  # ignored columns come back to join on
+
+
+def test_missing_values_are_handled_everywhere():
+    import palmerpenguins
+
+    frame = palmerpenguins.load_penguins()
+    assert frame.isna().any().any()
+    model = ml.fit(frame, target="sex", time_limit=4, quiet=True)
+    assert model.metrics["accuracy"] > 0.8
+    assert any("no value for 'sex'" in note for note in model.data["notes"])
+    blank = pd.DataFrame({c: [np.nan] * 3 for c in frame.columns if c != "sex"})
+    assert len(model.predict(blank)) == 3
+
+
+def test_parquet_and_excel_are_read(tmp_path, penguins_csv):
+    frame = pd.read_csv(penguins_csv / "train.csv")
+    frame.to_parquet(tmp_path / "p.parquet")
+    frame.to_excel(tmp_path / "p.xlsx", index=False)
+    for name in ("p.parquet", "p.xlsx"):
+        model = ml.fit(tmp_path / name, target="species", time_limit=2, quiet=True)
+        assert model.data["rows"] == len(frame)
+
+
+def test_time_budget_is_respected():
+    rng = np.random.default_rng(0)
+    rows = 30_000
+    frame = pd.DataFrame(rng.normal(size=(rows, 10)), columns=[f"x{i}" for i in range(10)])
+    frame["y"] = frame.sum(axis=1) + rng.normal(size=rows)
+    model = ml.fit(frame, target="y", time_limit=6, quiet=True)
+    assert model.evaluation["seconds"] <= 6 * 1.1 + 0.5
+    assert model.evaluation["method"] == "a held-out 20% of rows"
+
+
+def test_predict_in_chunks_matches_predict_in_memory(penguin_model, penguins_csv, tmp_path):
+    model = ml.load(penguin_model)
+    out = tmp_path / "chunked.csv"
+    report = model.predict_to_file(penguins_csv / "new.csv", out, chunk_rows=7)
+    assert report["rows"] == len(pd.read_csv(penguins_csv / "new.csv"))
+    chunked = pd.read_csv(out)
+    whole = model.predict(penguins_csv / "new.csv")
+    assert (chunked["predicted_species"] == whole["predicted_species"]).all()
+
+
+def test_import_is_light():
+    code = "import sys, mathless; print(sorted(m for m in ('pandas', 'torch', 'lightgbm', 'sklearn', 'gymnasium') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_json_output_is_machine_readable(penguins_csv, tmp_path):
+    result = run_cli("fit", penguins_csv / "train.csv", "-t", "species", "--time", "3", "--out", tmp_path / "m", "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["task"] == "one-of-many" and "accuracy" in summary["metrics"]
+    quiet = run_cli("fit", penguins_csv / "train.csv", "-t", "species", "--time", "3", "--out", tmp_path / "q", "--quiet")
+    assert quiet.returncode == 0 and quiet.stderr.strip() == "" and quiet.stdout.strip() == ""
