@@ -12,6 +12,14 @@ a function that needs them runs, so ``import mathless`` stays fast.
 
 from __future__ import annotations
 
+import os
+
+# OpenMP threads (LightGBM, PyTorch, scikit-learn) spin while they wait for work.
+# When another program holds a core, two spinning pools made a 0.07 s LightGBM fit
+# take 11-68 s on a 2-core machine; sleeping instead of spinning avoids that.
+# It must be set before those libraries load; a user's own setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 __version__ = "0.1.0"
 
 from mathless.errors import UserError
