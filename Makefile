@@ -21,8 +21,10 @@ $(STAMP): $(BIN)/python pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/mathless fit --demo --out demo-model --overwrite
+	$(BIN)/mathless fit --demo --time 30 --out demo-model --overwrite
+	$(BIN)/mathless info demo-model
 	$(BIN)/mathless predict demo-model --demo --out demo-predictions.csv --overwrite
+	head -n 6 demo-predictions.csv
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
