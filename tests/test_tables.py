@@ -195,3 +195,40 @@ def test_json_output_is_machine_readable(penguins_csv, tmp_path):
     assert summary["task"] == "one-of-many" and "accuracy" in summary["metrics"]
     quiet = run_cli("fit", penguins_csv / "train.csv", "-t", "species", "--time", "3", "--out", tmp_path / "q", "--quiet")
     assert quiet.returncode == 0 and quiet.stderr.strip() == "" and quiet.stdout.strip() == ""
+
+
+def test_demo_runs_on_the_built_in_table(tmp_path):
+    result = run_cli("fit", "--demo", "--time", "3", "--out", tmp_path / "demo-model", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Predicting 'species'" in result.stderr
+    predicted = run_cli("predict", tmp_path / "demo-model", "--demo", "--out", tmp_path / "p.csv")
+    assert predicted.returncode == 0, predicted.stderr
+    assert len(pd.read_csv(tmp_path / "p.csv")) == 344
+
+
+def test_live_progress_bar_in_a_terminal(penguins_csv, tmp_path):
+    """In a real terminal (a pseudo-terminal here) training shows a bar with the time left."""
+    import os
+    import pty
+
+    from conftest import MATHLESS
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [str(MATHLESS), "fit", str(penguins_csv / "train.csv"), "--target", "species", "--time", "4",
+         "--out", str(tmp_path / "m")],
+        stdin=follower, stdout=follower, stderr=follower, env=dict(os.environ, COLUMNS="120", TERM="xterm"),
+    )
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert process.wait(timeout=60) == 0
+    text = seen.decode("utf-8", "replace")
+    assert "s left" in text and "Training:" in text
