@@ -1,0 +1,178 @@
+"""`play`: check what the user asked for, train within a budget, checkpoint, report.
+
+The algorithms (ppo.py, dqn.py) only learn; this file does the bookkeeping around
+them: the time or step budget, the live progress line, checkpoints every few
+minutes and on Ctrl-C, and resuming a run with its score history.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from mathless.errors import UserError
+from mathless.games.agent import ALGORITHMS, Agent
+from mathless.games.catalog import find_game
+
+CHECKPOINT_SECONDS = 300
+DEFAULT_MINUTES = {"atari": 60.0, "gymnasium": 2.0}
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")
+
+
+def _check_budget(minutes, steps):
+    for label, value in (("minutes", minutes), ("steps", steps)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise UserError(f"--{label} must be a number above 0 (got {value!r}).")
+    if steps is not None and float(steps) != int(steps):
+        raise UserError(f"--steps must be a whole number (got {steps!r}).")
+
+
+class Run:
+    """The budget and the bookkeeping of one training session."""
+
+    def __init__(self, agent: Agent, minutes, steps, out: Path | None, quiet: bool):
+        self.agent = agent
+        self.budget_seconds = None if minutes is None else float(minutes) * 60
+        self.budget_steps = None if steps is None else int(steps)
+        self.out = out
+        self.quiet = quiet
+        self.started = time.monotonic()
+        self.start_minutes = agent.minutes
+        self.steps_done = 0
+        self.last_print = 0.0
+        self.last_checkpoint = self.started
+        self.saves = 0
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def fraction_done(self) -> float:
+        fractions = []
+        if self.budget_seconds:
+            fractions.append(self.elapsed() / self.budget_seconds)
+        if self.budget_steps:
+            fractions.append(self.steps_done / self.budget_steps)
+        return min(1.0, max(fractions)) if fractions else 0.0
+
+    def should_stop(self) -> bool:
+        return self.fraction_done() >= 1.0
+
+    def record(self, steps: int, finished) -> None:
+        """Called by the algorithm after each stretch of play."""
+        self.steps_done += steps
+        self.agent.steps += steps
+        self.agent.minutes = self.start_minutes + self.elapsed() / 60
+        for score, _length in finished:
+            self.agent.history.append((round(self.agent.minutes, 4), self.agent.steps, score))
+        now = self.elapsed()
+        if not self.quiet and (now - self.last_print >= 10 or self.should_stop()):
+            self.last_print = now
+            self.print_progress()
+        if self.out is not None and time.monotonic() - self.last_checkpoint >= CHECKPOINT_SECONDS:
+            self.checkpoint()
+
+    def print_progress(self) -> None:
+        agent, now = self.agent, self.elapsed()
+        rate = self.steps_done / max(now, 1e-9)
+        line = f"{agent.minutes:6.1f} min  {agent.steps:>11,} moves ({rate:,.0f}/s)"
+        if agent.history:
+            last = min(100, len(agent.history))
+            best = max(s for _, _, s in agent.history)
+            line += f"  score {agent.recent_score():7.1f} (mean of last {last} games)  best game {best:g}"
+        else:
+            line += "  no game finished yet"
+        left = (1 - self.fraction_done()) * now / max(self.fraction_done(), 1e-9) if self.fraction_done() > 0 else None
+        if left is not None:
+            line += f"  {left / 60:.1f} min left"
+        print(line, file=sys.stderr, flush=True)
+
+    def checkpoint(self) -> None:
+        self.agent.save(self.out, overwrite=True)
+        self.last_checkpoint = time.monotonic()
+        self.saves += 1
+
+
+def play(game, minutes=None, steps=None, out=None, resume=None, algorithm="ppo", quiet=False, seed=0,
+         overwrite=False) -> Agent:
+    """Train an agent on ``game`` and return it; with ``out`` it is saved there as it learns.
+
+    Budget: ``minutes`` of training or ``steps`` agent moves (whichever ends first);
+    neither means 60 minutes for Atari and 2 minutes for small games.
+    """
+    _check_budget(minutes, steps)
+    algorithm = str(algorithm).lower()
+    if algorithm not in ALGORITHMS:
+        raise UserError(f"Unknown algorithm '{algorithm}'. Choose one of: {', '.join(ALGORITHMS)}.")
+    chosen = find_game(game)
+    if resume is not None:
+        agent = Agent.load(resume)
+        if agent.game.env_id != chosen.env_id:
+            raise UserError(
+                f"'{resume}' holds an agent for {agent.game.name}, not {chosen.name}. "
+                f"Resume it with 'mathless play {agent.game.name} --resume {resume}', "
+                f"or start a new run for {chosen.name} with another --out folder."
+            )
+        if agent.algorithm != algorithm and algorithm != "ppo":
+            raise UserError(
+                f"'{resume}' was trained with {agent.algorithm.upper()}; it cannot continue with "
+                f"{algorithm.upper()}. Leave out --algorithm, or start a new run."
+            )
+        algorithm = agent.algorithm
+        out = Path(out) if out is not None else Path(resume)
+        if out.resolve() != Path(resume).resolve():
+            from mathless.storage.folder import check_can_write
+
+            check_can_write(out, overwrite)
+    else:
+        from mathless.games.environments import check_playable
+
+        check_playable(chosen, algorithm)
+        if out is not None:
+            from mathless.storage.folder import check_can_write
+
+            check_can_write(Path(out), overwrite)
+        agent = None
+    if minutes is None and steps is None:
+        minutes = DEFAULT_MINUTES[chosen.family]
+
+    from mathless.games import dqn, ppo
+    from mathless.games.environments import GameSteps
+    from mathless.games.networks import describe
+
+    module = ppo if algorithm == "ppo" else dqn
+    if agent is None:
+        probe = GameSteps(chosen, 1, seed=seed, threads=1)
+        config = describe(probe.observation_shape, probe.actions)
+        probe.close()
+        agent = Agent(chosen, algorithm, config)
+    out = Path(out) if out is not None else None
+    run = Run(agent, minutes, steps, out, quiet)
+    if not quiet:
+        budget = " and ".join(filter(None, [
+            f"{minutes:g} minutes" if minutes is not None else None,
+            f"{int(steps):,} moves" if steps is not None else None,
+        ]))
+        where = f"; saving to '{out}' every {CHECKPOINT_SECONDS // 60} minutes and on Ctrl-C" if out else ""
+        print(f"Training {algorithm.upper()} on {chosen.name} for {budget}{where}.", file=sys.stderr, flush=True)
+    try:
+        module.train(agent, run, seed=seed)
+    except KeyboardInterrupt:
+        if out is not None:
+            run.checkpoint()
+            print(f"\nStopped. Saved the agent so far to '{out}'; continue with "
+                  f"'mathless play {chosen.name} --resume {out}'.", file=sys.stderr, flush=True)
+            return agent
+        raise
+    if out is not None:
+        run.checkpoint()
+    if not quiet:
+        score = agent.recent_score()
+        score_text = "no game finished" if score is None else f"mean score of the last {min(100, len(agent.history))} games {score:.1f}"
+        print(f"Done: {agent.steps:,} moves in {agent.minutes:.1f} min of training; {score_text}.", file=sys.stderr, flush=True)
+    return agent
