@@ -269,6 +269,7 @@ def test_predict_notes_extra_columns_unseen_categories_and_wrong_types(trained, 
     assert result.returncode == 0, result.stderr
     assert "ignored 1 column" in result.stderr and "'colour'" in result.stderr
     assert "column 'size': 1 cells were not numbers" in result.stderr
+    assert "column 'city': 1 cells had a label not seen in training (such as 'z')" in result.stderr
     predicted = pd.read_csv(tmp_path / "p.csv")
     assert len(predicted) == 4 and predicted["predicted_y"].notna().all()
 

@@ -123,7 +123,10 @@ class TablePrep:
                     spec["role"] = "category"
                     spec["categories"] = _top_categories(labels)
             elif role.role == "category":
-                spec["categories"] = _top_categories(as_labels(series).dropna())
+                labels = as_labels(series).dropna()
+                spec["categories"] = _top_categories(labels)
+                # only when every training label is kept is a label outside the list news worth a note
+                spec["complete"] = len(spec["categories"]) == labels.nunique()
             elif role.role == "date":
                 dates, _ = as_dates(series)
                 valid = dates.dropna()
@@ -181,6 +184,10 @@ class TablePrep:
                 codes = pd.Categorical(labels, categories=categories).codes.astype(float)
                 unseen = labels.notna().to_numpy() & (codes < 0)
                 codes[unseen] = len(categories)  # 'something else'
+                if unseen.any() and spec.get("complete", False):
+                    examples = ", ".join(f"'{v}'" for v in labels[unseen].unique()[:3])
+                    notes.append(f"column '{name}': {int(unseen.sum()):,} cells had a label not seen in training "
+                                 f"(such as {examples}) and were treated as 'something else'")
                 codes[labels.isna().to_numpy()] = np.nan
                 tree_cols.append(codes); tree_names.append(name); tree_cat.append(len(tree_names) - 1)
                 onehot = np.zeros((rows, len(categories)), dtype=np.float32)
@@ -237,6 +244,7 @@ def _add_dense(cols, names, name, values, scale) -> None:
 
 
 def _top_categories(labels) -> list:
+    """The labels seen at least twice (at most MAX_CATEGORIES); the rest become 'something else'."""
     counts = labels.value_counts()
     keep = counts[counts >= 2] if (counts >= 2).sum() >= 2 else counts
     return [str(v) for v in keep.index[:MAX_CATEGORIES]]
