@@ -28,12 +28,21 @@ __all__ = ["fit", "load", "play", "UserError", "__version__"]
 
 
 def fit(data, target=None, **options):
-    """Train the best model for predicting ``target`` from a table.
+    """Train the best model for predicting ``target``.
 
-    ``data`` is a CSV/Parquet/Excel path or a pandas DataFrame. Options:
-    ``time_limit`` (seconds), ``task`` ("yes/no", "one-of-many", "number"),
-    ``roles`` ({column: role}), ``ignore`` ([columns]), ``quiet``, ``seed``.
+    ``data`` is a CSV/Parquet/Excel path or a pandas DataFrame (a table), or a
+    folder of images with one sub-folder per class. Options: ``time_limit``
+    (seconds), ``task`` ("yes/no", "one-of-many", "number"), ``roles``
+    ({column: role}), ``ignore`` ([columns]), ``layers`` (your own network as
+    layer words, e.g. ["dense 64", "dropout 0.2"]) or ``network`` (a YAML file
+    of them), ``quiet``, ``seed``.
     """
+    from pathlib import Path
+
+    if isinstance(data, (str, Path)) and Path(data).is_dir():
+        from mathless.images.fit import fit_images
+
+        return fit_images(data, target=target, **options)
     from mathless.learners.fit import fit as _fit
 
     return _fit(data, target=target, **options)
@@ -48,6 +57,10 @@ def load(folder):
         from mathless.games.agent import Agent
 
         return Agent.load(folder)
+    if manifest["kind"] == "image":
+        from mathless.images.model import ImageModel
+
+        return ImageModel.load(folder)
     from mathless.model import TableModel
 
     return TableModel.load(folder)

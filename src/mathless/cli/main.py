@@ -50,13 +50,15 @@ def _split_list(values: List[str]) -> list:
 
 @app.command()
 def fit(
-    data: Optional[Path] = typer.Argument(None, help="A CSV, Parquet or Excel file with one row per example."),
+    data: Optional[Path] = typer.Argument(None, help="A CSV, Parquet or Excel file with one row per example, or a folder of images with one sub-folder per class."),
     target: Optional[str] = typer.Option(None, "--target", "-t", help="The column to predict."),
     time: float = typer.Option(60.0, "--time", help="Time budget for training, in seconds."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder to save the model in (default: DATA-model)."),
     task: Optional[str] = typer.Option(None, "--task", help="Force the kind of answer: yes/no, one-of-many or number."),
     ignore: List[str] = typer.Option([], "--ignore", help="Columns to leave out (comma-separated or repeated)."),
     role: List[str] = typer.Option([], "--role", help="Force a column's role, e.g. --role zip=category."),
+    layers: Optional[str] = typer.Option(None, "--layers", help="Your own network as layer words, e.g. \"dense 64, dropout 0.2, dense 32\"."),
+    network: Optional[Path] = typer.Option(None, "--network", help="Your own network: a YAML file listing layer words."),
     seed: int = typer.Option(0, "--seed", help="Random seed, for repeatable results."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the output folder if it exists."),
     demo: bool = typer.Option(False, "--demo", help="Use the built-in demo table (penguins) instead of a file."),
@@ -75,17 +77,20 @@ def fit(
     elif data is None:
         raise UserError("Give a data file to learn from, e.g. 'mathless fit houses.csv --target price' (or --demo).")
     else:
-        default_out = Path(f"{Path(data).stem}-model")
-    if target is None:
+        default_out = Path(f"{Path(data).name if Path(data).is_dir() else Path(data).stem}-model")
+    if target is None and not (isinstance(data, Path) and data.is_dir()):
         raise UserError("Say which column to predict with --target, e.g. 'mathless fit houses.csv --target price'.")
     out = out or default_out
     from mathless.storage.folder import check_can_write
 
     check_can_write(out, overwrite)
-    model = mathless.fit(
-        data, target=target, time_limit=time, task=task, ignore=_split_list(ignore),
-        roles=_parse_roles(role), seed=seed, quiet=quiet or as_json,
-    )
+    options = dict(time_limit=time, task=task, ignore=_split_list(ignore), roles=_parse_roles(role),
+                   seed=seed, quiet=quiet or as_json)
+    if layers is not None:
+        options["layers"] = layers
+    if network is not None:
+        options["network"] = network
+    model = mathless.fit(data, target=target, **options)
     model.save(out, overwrite=overwrite)
     if as_json:
         print(json.dumps(model.summary(), indent=2, default=str))
