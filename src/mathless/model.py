@@ -25,11 +25,12 @@ ARRAY_LEARNERS = {linear.NAME: linear.Linear, network.NAME: network.Network}
 
 class TableModel:
     def __init__(self, target, task, task_reason, classes, roles, prep, learners, metrics, baseline,
-                 evaluation, data, created=None, versions=None):
+                 evaluation, data, insights=None, created=None, versions=None):
         self.target, self.task, self.task_reason = target, task, task_reason
         self.classes, self.roles, self.prep = list(classes), roles, prep
         self.learners = learners  # [(name, weight, [members])]
         self.metrics, self.baseline, self.evaluation, self.data = metrics, baseline, evaluation, data
+        self.insights = insights or {}
         self.created = created or datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         self.versions = versions or _versions()
 
@@ -74,8 +75,14 @@ class TableModel:
         frame = read_table(data, notes)
         self._extra_columns_note(frame, notes)
         raw = self._raw(frame, notes)
+        notes.extend(self._drift_notes(frame))
         _show_notes(console, notes)
         return self._as_frame(frame, raw)
+
+    def _drift_notes(self, frame) -> list:
+        from mathless.evaluation.doctor import drift
+
+        return [f"{f['message']} {f['try']}" for f in drift(self.insights.get("profile", {}), frame)]
 
     def predict_to_file(self, data, out, console=None, chunk_rows: int = 200_000) -> dict:
         """Predict ``data`` piece by piece into the CSV ``out`` (works for files larger than memory)."""
@@ -95,6 +102,7 @@ class TableModel:
                         if len(chunk) == 0:
                             raise UserError(f"'{data}' has column names but no rows to predict.")
                         self._extra_columns_note(chunk, notes)
+                        notes.extend(self._drift_notes(chunk))
                     chunk_notes: list = []
                     predicted = self._as_frame(chunk, self._raw(chunk, chunk_notes))
                     for note in chunk_notes:
@@ -160,6 +168,43 @@ class TableModel:
             print_verdict(console, view, title=f"How good is it on {describe(data)}? ({len(frame):,} rows)")
         return result
 
+    # ---- explaining -----------------------------------------------------
+    def report(self, html=None, overwrite: bool = False, quiet: bool = False):
+        """Print the report (verdict, what mattered, the doctor); with ``html=`` also write the page."""
+        from rich.console import Console
+
+        from mathless.evaluation.report import print_report, write_html
+
+        print_report(self, Console(stderr=True, quiet=quiet, highlight=False))
+        return write_html(self, html, overwrite) if html else None
+
+    def explain(self, data, row: int = 1, quiet: bool = False) -> dict:
+        """Why the model answers what it does for one row (1 = the first data row), and how the network computes it."""
+        from rich.console import Console
+
+        from mathless.data.read import describe, read_table
+        from mathless.evaluation.explain import contributions, forward_pass, why_in_words
+
+        frame = read_table(data)
+        if not 1 <= int(row) <= len(frame):
+            raise UserError(f"Row {row} does not exist: {describe(data)} has rows 1 to {len(frame):,}.")
+        row_frame = frame.iloc[[int(row) - 1]].reset_index(drop=True)
+        missing = [c["name"] for c in self.prep.columns if c["name"] not in row_frame.columns]
+        if missing:
+            raise UserError(f"{describe(data)} lacks column '{missing[0]}', which the model needs.")
+        result = contributions(self, row_frame)
+        truth = None
+        if self.target in row_frame.columns and row_frame[self.target].notna().iloc[0]:
+            truth = row_frame[self.target].iloc[0]
+        why = why_in_words(self, result)
+        how = forward_pass(self, row_frame, truth=truth)
+        console = Console(stderr=True, quiet=quiet, highlight=False, soft_wrap=True)
+        console.print(f"[bold]Row {row} of {describe(data)}[/bold]" + (f" (true answer: {truth})" if truth is not None else ""))
+        console.print("\n".join(why), markup=False)
+        console.print("\n[bold]What the network computes on this row[/bold]")
+        console.print("\n".join(how), markup=False)
+        return {"row": int(row), "why": why, "network": how, **{k: v for k, v in result.items() if k != "values"}}
+
     # ---- storing --------------------------------------------------------
     def manifest(self) -> dict:
         return {
@@ -172,8 +217,15 @@ class TableModel:
                 for name, weight, members in self.learners
             ],
             "metrics": self.metrics, "baseline": self.baseline, "evaluation": self.evaluation,
-            "data": self.data, "created": self.created, "versions": self.versions,
+            "data": self.data, "insights": self.insights, "findings": self.findings(),
+            "created": self.created, "versions": self.versions,
         }
+
+    def findings(self) -> list:
+        """The doctor's findings about this model, most serious first (empty when all is well)."""
+        from mathless.evaluation.doctor import examine
+
+        return examine(self.task, self.classes, self.metrics, self.baseline, self.insights)
 
     def save(self, folder, overwrite: bool = False) -> Path:
         """Write the model folder atomically: manifest.json, weights.safetensors, trees-N.txt."""
@@ -222,7 +274,8 @@ class TableModel:
                 target=manifest["target"], task=manifest["task"], task_reason=manifest["task_reason"],
                 classes=manifest["classes"], roles=manifest["roles"], prep=TablePrep.from_dict(manifest["prep"]),
                 learners=learners, metrics=manifest["metrics"], baseline=manifest["baseline"],
-                evaluation=manifest["evaluation"], data=manifest["data"], created=manifest["created"],
+                evaluation=manifest["evaluation"], data=manifest["data"],
+                insights=manifest.get("insights", {}), created=manifest["created"],
                 versions=manifest["versions"],
             )
         except (KeyError, TypeError, ValueError, IndexError, SafetensorError, OSError) as error:

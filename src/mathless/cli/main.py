@@ -174,6 +174,39 @@ def info(
     print_info(manifest, _console())
 
 
+@app.command()
+def report(
+    model_folder: Path = typer.Argument(..., metavar="MODEL", help="A folder written by 'mathless fit'."),
+    html: Optional[Path] = typer.Option(None, "--html", help="Also write a self-contained web page here."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the HTML file if it exists."),
+):
+    """The model's report: verdict, what mattered most, and the doctor's findings (--html for plots)."""
+    import mathless
+
+    model = mathless.load(model_folder)
+    written = model.report(html=html, overwrite=overwrite)
+    if written:
+        _console().print(f"Wrote the report to '{written}'. Open it in a browser.")
+
+
+@app.command()
+def explain(
+    model_folder: Path = typer.Argument(..., metavar="MODEL", help="A folder written by 'mathless fit'."),
+    data: Path = typer.Argument(..., help="A file with the row to explain."),
+    row: int = typer.Option(1, "--row", help="Which row (1 = the first row after the header)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the explanation as JSON on standard output."),
+):
+    """Why the model answers what it does for one row, and the network's arithmetic on it."""
+    import mathless
+
+    model = mathless.load(model_folder)
+    if not hasattr(model, "explain"):
+        raise UserError(f"'{model_folder}' holds a game agent; explain works on table models.")
+    result = model.explain(data, row=row, quiet=as_json)
+    if as_json:
+        print(json.dumps(result, indent=2, default=str))
+
+
 from mathless.cli import games as _games  # noqa: E402  (registers play, watch, games)
 
 _games.register(app)

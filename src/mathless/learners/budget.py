@@ -14,13 +14,19 @@ class Budget:
         self.seconds = float(seconds)
         self.start = time.monotonic()
         self.deadline = self.start + self.seconds
+        self.stage_end = self.deadline
         self.label = "starting"
         self.quiet = quiet
         self._live = None
         self._printed = ""
 
     def left(self) -> float:
-        return max(0.0, self.deadline - time.monotonic())
+        """Seconds left for the current stage (training ends early to leave time for the checks)."""
+        return max(0.0, min(self.deadline, self.stage_end) - time.monotonic())
+
+    def stage(self, share_of_total: float) -> None:
+        """The next stage may use up to ``share_of_total`` of the whole budget from the start."""
+        self.stage_end = self.start + self.seconds * share_of_total
 
     def elapsed(self) -> float:
         return time.monotonic() - self.start
@@ -46,7 +52,7 @@ class Budget:
         grid.add_row(
             f"Training: {self.label}",
             ProgressBar(total=self.seconds, completed=min(self.elapsed(), self.seconds), width=30),
-            f"{self.left():.0f} s left",
+            f"{max(0.0, self.deadline - time.monotonic()):.0f} s left",
         )
         return grid
 

@@ -25,6 +25,7 @@ from mathless.learners.prepare import Design, TablePrep, as_labels, as_numbers
 
 MIN_ROWS = 10
 CROSS_VALIDATION_ROWS = 20_000
+TRAINING_SHARE = 0.9  # the rest of the time budget is for the checks behind the report
 # (module, learner class, share of the time left when its turn comes)
 LEARNERS = [(trees, trees.Trees, 0.55), (linear, linear.Linear, 0.15), (network, network.Network, 0.9)]
 
@@ -56,15 +57,20 @@ def fit(data, target=None, time_limit=60, task=None, roles=None, ignore=(), seed
 
     folds, validation = _folds(y, task, len(frame), seed)
     with budget:
+        budget.stage(TRAINING_SHARE)
         results = _train_all(design, y, task, len(classes), folds, budget, seed)
-    held_out = np.concatenate([val for _, val in folds])
-    weights, blended = _blend({name: r["oof"] for name, r in results.items()}, y, held_out, task)
-    baseline = np.empty_like(blended)
-    for train_rows, val_rows in folds:
-        baseline[val_rows] = baseline_predictions(task, y[train_rows], len(val_rows), len(classes))
-    metrics = score(task, y[held_out], blended[held_out])
-    leaderboard = {name: score(task, y[held_out], r["oof"][held_out]) for name, r in results.items()}
-    leaderboard["blend"] = dict(metrics)
+        budget.stage(1.0)
+        held_out = np.concatenate([val for _, val in folds])
+        weights, blended = _blend({name: r["oof"] for name, r in results.items()}, y, held_out, task)
+        baseline = np.empty_like(blended)
+        for train_rows, val_rows in folds:
+            baseline[val_rows] = baseline_predictions(task, y[train_rows], len(val_rows), len(classes))
+        metrics = score(task, y[held_out], blended[held_out])
+        leaderboard = {name: score(task, y[held_out], r["oof"][held_out]) for name, r in results.items()}
+        leaderboard["blend"] = dict(metrics)
+        budget.step("checks for the report")
+        evidence = _gather_evidence(frame, str(target), design, y, task, classes, folds, results, weights,
+                                    blended, held_out, prep, found_roles, budget)
     model = TableModel(
         target=str(target), task=task, task_reason=task_reason, classes=classes,
         roles=[{"column": r.column, "role": r.role, "reason": r.reason} for r in found_roles],
@@ -79,6 +85,7 @@ def fit(data, target=None, time_limit=60, task=None, roles=None, ignore=(), seed
             "seconds": round(budget.elapsed(), 1), "time_limit": float(time_limit),
         },
         data=_describe_data(data, frame, target, notes),
+        insights=evidence,
     )
     if not quiet:
         from mathless.evaluation.verdict import print_verdict
@@ -179,10 +186,56 @@ def _train_all(design, y, task, classes, folds, budget, seed) -> dict:
             fold_deadline = time.monotonic() + (candidate_deadline - time.monotonic()) / (len(folds) - i)
             train, val = rows_of(design, train_rows), rows_of(design, val_rows)
             member = learner().fit(train, y[train_rows], val, y[val_rows], task, classes, fold_deadline, seed + i)
+            if getattr(member, "epochs", 1) == 0:  # the time ran out before it learned anything
+                break
             oof[val_rows] = member.predict(val, task)
             members.append(member)
-        results[module.NAME] = {"oof": oof, "members": members}
+        else:
+            results[module.NAME] = {"oof": oof, "members": members}
     return results
+
+
+def _gather_evidence(frame, target, design, y, task, classes, folds, results, weights, blended, held_out,
+                     prep, roles, budget) -> dict:
+    """Everything the report and the doctor need, measured on held-out rows (see evaluation/insights.py)."""
+    from mathless.evaluation import insights
+
+    used = [spec["name"] for spec in prep.columns]
+    role_dicts = [{"column": r.column, "role": r.role} for r in roles]
+    train0, val0 = folds[0]
+
+    def blend_first_part(rows_design):
+        total = 0
+        for name, result in results.items():
+            if weights[name] > 0:
+                total = total + weights[name] * result["members"][0].predict(rows_design, task)
+        return total
+
+    sample = train0 if len(train0) <= 20_000 else np.random.default_rng(0).choice(train0, 20_000, replace=False)
+    training_metrics = score(task, y[sample], blend_first_part(rows_of(design, sample)))
+    val_sample = val0 if len(val0) <= insights.IMPORTANCE_ROWS else np.sort(
+        np.random.default_rng(0).choice(val0, insights.IMPORTANCE_ROWS, replace=False))
+    frame_rows = frame.iloc[val_sample].reset_index(drop=True)
+    importance = insights.permutation_importance(
+        frame_rows, y[val_sample], lambda f: blend_first_part(prep.transform(f)), used, task,
+        deadline=budget.start + budget.seconds * 0.97,
+    )
+    evidence = {
+        "rows": int(len(frame)),
+        "profile": insights.profile(frame, prep),
+        "curves": insights.curves(results),
+        "diverged": [name for name, r in results.items() if any(getattr(m, "diverged", False) for m in r["members"])],
+        "training_metrics": training_metrics,
+        "importance": importance,
+        "duplicates": insights.duplicates_across(frame, used, folds),
+        "worst": insights.worst_mistakes(frame, target, task, classes, y, blended, held_out),
+        "class_counts": ({str(c): int(n) for c, n in zip(classes, np.bincount(y, minlength=len(classes)))}
+                         if is_classification(task) else {}),
+    }
+    evidence.update(insights.outcome_tables(task, classes, y, blended, held_out))
+    evidence["single_columns"] = insights.single_column_scores(
+        frame, role_dicts, y, task, folds, deadline=budget.start + budget.seconds * 0.99)
+    return evidence
 
 
 def _blend(oofs: dict, y, rows, task, rounds: int = 20):

@@ -45,6 +45,8 @@ def _dense(matrix, rows=None):
 class Network:
     def __init__(self, module=None, y_mean=0.0, y_scale=1.0, epochs=0):
         self.module, self.y_mean, self.y_scale, self.epochs = module, y_mean, y_scale, epochs
+        self.curve: dict = {}
+        self.diverged = False
 
     def fit(self, design, y, val_design, y_val, task, classes, deadline, seed=0, weights=None):
         torch = _torch(design.dense.shape[0])
@@ -67,9 +69,11 @@ class Network:
         Xv_t = torch.tensor(_dense(Xv), dtype=torch.float32)
         X_full = None if hasattr(X, "toarray") else torch.tensor(np.asarray(X), dtype=torch.float32)
         best, best_state, since_best, epoch = np.inf, None, 0, 0
+        self.curve = {"training": [], "held_out": []}
         while time.monotonic() < deadline and since_best < patience and epoch < 1000:
             self.module.train()
             order = rng.permutation(rows)
+            losses = []
             for start in range(0, rows, batch):
                 index = order[start:start + batch]
                 xb = X_full[index] if X_full is not None else torch.tensor(_dense(X, index), dtype=torch.float32)
@@ -78,10 +82,17 @@ class Network:
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
+                losses.append(loss.item())
                 if time.monotonic() > deadline:
                     break
             epoch += 1
             held_out = self._loss(Xv_t, y_val, task)
+            scale = self.y_scale if task == "number" else 1.0  # RMSE in the answer's own units
+            self.curve["training"].append(float(np.sqrt(np.mean(losses))) * scale if task == "number" else float(np.mean(losses)))
+            self.curve["held_out"].append(float(np.sqrt(held_out)) if task == "number" else held_out)
+            if not np.isfinite(held_out):
+                self.diverged = True
+                break
             if held_out < best - 1e-6:
                 best, since_best, self.epochs = held_out, 0, epoch
                 best_state = {k: v.detach().clone() for k, v in self.module.state_dict().items()}

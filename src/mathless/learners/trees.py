@@ -45,6 +45,7 @@ class Trees:
 
     def __init__(self, booster=None):
         self.booster = booster
+        self.curve: dict = {}
 
     def fit(self, design, y, val_design, y_val, task, classes, deadline, seed=0, weights=None):
         import lightgbm as lgb
@@ -59,10 +60,14 @@ class Trees:
             if time.monotonic() > deadline and env.iteration > 0:
                 raise lgb.callback.EarlyStopException(env.iteration, env.evaluation_result_list)
 
+        history: dict = {}
         self.booster = lgb.train(
-            params, train, num_boost_round=20_000, valid_sets=[valid],
-            callbacks=[lgb.early_stopping(100, verbose=False), stop_at_deadline],
+            params, train, num_boost_round=20_000, valid_sets=[train, valid],
+            valid_names=["training", "held_out"],
+            callbacks=[lgb.early_stopping(100, verbose=False, first_metric_only=True),
+                       lgb.record_evaluation(history), stop_at_deadline],
         )
+        self.curve = _curve(history, task)
         return self
 
     def predict(self, design, task):
@@ -84,6 +89,15 @@ class Trees:
 
         booster = lgb.Booster(model_str=text)
         return cls(booster)
+
+
+def _curve(history: dict, task: str) -> dict:
+    """Error on training and held-out rows after each tree (log loss, or RMSE for numbers)."""
+    curve = {}
+    for name, metrics in history.items():
+        values = np.asarray(next(iter(metrics.values())), dtype=float)
+        curve[name] = np.sqrt(values).tolist() if task == "number" else values.tolist()
+    return curve
 
 
 def _safe_names(names):
