@@ -1,0 +1,330 @@
+"""From a folder of images to a trained, evaluated model.
+
+The flow, top to bottom:
+1. find the images (one sub-folder per class, or a table of file names) and
+   check the classes;
+2. choose the network: transfer learning from MobileNetV2 for photos when its
+   pretrained weights are available; a small network trained from scratch for
+   small grayscale images (digits, letters), when the weights are missing, or
+   when you gave your own layers;
+3. read the images at the size that network needs (broken files skipped and listed);
+4. hold out some images, train within the time budget, score the held-out
+   images against always guessing the most common class.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from mathless.errors import UserError
+
+MIN_IMAGES = 10
+HELD_OUT_SHARE = 0.15
+HELD_OUT_MAX = 5000
+SCRATCH_SIZE_MAX = 64
+TRANSFER_SIZES = (224, 192, 160, 128, 96)
+TRANSFER_HEAD = ["mobilenet_v2", "globalpool", "dropout 0.2"]
+
+
+def fit_images(data, target=None, layers=None, network=None, time_limit=60, quiet=False, seed=0,
+               pretrained=None, image_column=None, **ignored_table_options):
+    """Train an image classifier on ``data``: a folder with one sub-folder per class, or a table of image paths.
+
+    ``layers``/``network``: your own network as layer words (or a YAML file of
+    them). ``pretrained``: True/False to force or forbid transfer learning
+    (default: use it for photos when the weights are available).
+    """
+    from rich.console import Console
+
+    from mathless.evaluation.metrics import score
+    from mathless.evaluation.verdict import print_verdict
+    from mathless.images import read
+    from mathless.images.model import ImageModel
+    from mathless.learners.budget import Budget
+    from mathless.networks.layers import parse_layers, print_shape_table
+
+    if not time_limit or float(time_limit) <= 0:
+        raise UserError(f"The time budget must be a positive number of seconds (got {time_limit}).")
+    console = Console(stderr=True, quiet=quiet, highlight=False)
+    words = parse_layers(network if network is not None else layers) if (layers or network) else None
+    listing, source, target_name = _find_images(data, target, image_column)
+    classes = _sorted_labels(set(listing.labels))
+    _check_classes(listing, classes, source)
+
+    grey, side = read.looks_grey_and_small(listing.files)
+    approach, reason, state = _choose(words, grey, side, pretrained)
+    budget = Budget(float(time_limit), quiet)
+    notes: list = []
+    with budget:
+        if approach == "transfer":
+            size = _transfer_size(len(listing.files), budget, state)
+            channels = 3
+        else:
+            size = int(np.clip(side, 8, SCRATCH_SIZE_MAX))
+            channels = 1 if grey else 3
+        budget.step("reading images", f"{len(listing.files):,} files")
+        images, labels, files = read.read_images(listing, channels, size)
+        note = read.skipped_note(listing)
+        if note:
+            notes.append(note)
+        counts = {c: labels.count(c) for c in classes}
+        _check_after_reading(counts, source, notes)
+        y = np.array([classes.index(label) for label in labels])
+        train_rows, held_rows = _split(y, seed)
+        console.print(
+            f"Learning to tell apart {len(classes)} classes from {len(images):,} images in {source} "
+            f"({', '.join(f'{c}: {n:,}' for c, n in list(counts.items())[:8])}{' …' if len(counts) > 8 else ''})."
+        )
+        for line in notes:
+            console.print(f"Note: {line}")
+        console.print(f"Network: {_title(approach)}, because {reason}.")
+        if approach == "transfer":
+            module, prepare, trained, held_probabilities, words = _fit_transfer(
+                images, y, train_rows, held_rows, classes, words or TRANSFER_HEAD, state, budget, seed)
+        else:
+            if words is None:
+                words = default_words(size)
+            module, prepare, trained, held_probabilities = _fit_scratch(
+                images, y, train_rows, held_rows, classes, words, grey, budget, seed)
+    notes.extend(trained.notes)
+    y_held = y[held_rows]
+    metrics = score("one-of-many", y_held, held_probabilities)
+    shares = np.bincount(y[train_rows], minlength=len(classes)) / len(train_rows)
+    baseline = score("one-of-many", y_held, np.tile(shares, (len(y_held), 1)))
+    from mathless.networks.layers import build_network, words_of
+
+    words = words_of(words)
+    _, rows = build_network(words, (channels, size, size), len(classes))
+    model = ImageModel(
+        classes=classes, words=words, input_shape=(channels, size, size), prepare=prepare, module=module,
+        approach=approach, approach_reason=reason, metrics=metrics, baseline=baseline, target=target_name,
+        evaluation={
+            "method": f"a held-out {len(held_rows) / len(y) * 100:.0f}% of images", "rows": int(len(held_rows)),
+            "baseline_answer": classes[int(np.argmax(shares))],
+            "class_shares": {c: float(s) for c, s in zip(classes, shares)},
+            "leaderboard": {approach: dict(metrics)}, "weights": {approach: 1.0},
+            "seconds": round(budget.elapsed(), 1), "time_limit": float(time_limit),
+            "training": trained.as_dict(),
+        },
+        data={"source": source, "rows": int(len(images)), "classes": counts,
+              "skipped": [[listing.name_of(p), why] for p, why in listing.skipped], "notes": notes},
+    )
+    if not quiet:
+        print_shape_table(rows, console)
+        print_verdict(console, model, title=f"How good is it? ({model.evaluation['method']}, {len(held_rows):,} images)")
+        console.print(f"  Trained for {trained.passes:.1f} passes over the images in {trained.seconds:.0f} s; "
+                      f"stopped because {trained.stopped}.")
+        for line in trained.notes:
+            console.print(f"  {line}")
+    return model
+
+
+# ---- the images and their classes ---------------------------------------------------
+
+def _find_images(data, target, image_column):
+    from mathless.images import read
+
+    if type(data).__name__ == "DataFrame":
+        if target is None:
+            raise UserError("Say which column holds the class of each image: fit(frame, target='label').")
+        return read.scan_table(data, target, image_column, where="the DataFrame"), "a DataFrame", str(target)
+    path = Path(data)
+    if path.is_file():
+        from mathless.data.read import read_table
+
+        if target is None:
+            raise UserError(f"Say which column of '{path}' holds the class of each image, e.g. --target label.")
+        frame = read_table(path)
+        return read.scan_table(frame, target, image_column, base=path.parent, where=f"'{path}'"), f"'{path}'", str(target)
+    return read.scan_class_folder(path), f"'{path}'", "class"
+
+
+def _sorted_labels(labels) -> list:
+    labels = [str(v) for v in labels]
+    try:
+        return sorted(labels, key=float)
+    except ValueError:
+        return sorted(labels)
+
+
+def _check_classes(listing, classes, source) -> None:
+    if len(classes) < 2:
+        only = f" ('{classes[0]}')" if classes else ""
+        raise UserError(
+            f"{source} has images of only one class{only}, so there is nothing to tell apart. "
+            f"Add a sub-folder of images for at least one other class."
+        )
+    if len(listing.files) < MIN_IMAGES:
+        raise UserError(f"{source} has only {len(listing.files)} images; at least {MIN_IMAGES} are needed (dozens per class to learn well).")
+
+
+def _check_after_reading(counts, source, notes) -> None:
+    usable = [c for c, n in counts.items() if n > 0]
+    if len(usable) < 2:
+        raise UserError(
+            f"After skipping the files that could not be read, {source} has readable images of "
+            f"{'only one class' if usable else 'no class'}. Check the files listed above."
+        )
+    few = [f"'{c}' ({n})" for c, n in counts.items() if n < 10]
+    if few:
+        notes.append(
+            f"{'these classes have' if len(few) > 1 else 'this class has'} very few images: {', '.join(few[:6])}. "
+            f"The model will know little about {'them' if len(few) > 1 else 'it'}; 20 or more images per class work much better"
+        )
+
+
+def _split(y, seed):
+    from sklearn.model_selection import train_test_split
+
+    rows = np.arange(len(y))
+    held = int(np.clip(round(len(y) * HELD_OUT_SHARE), np.unique(y).size, HELD_OUT_MAX))
+    held = min(held, len(y) // 2)
+    stratify = y if np.bincount(y).min() >= 2 and held >= np.unique(y).size else None
+    train_rows, held_rows = train_test_split(rows, test_size=held, random_state=seed, stratify=stratify)
+    return np.sort(train_rows), np.sort(held_rows)
+
+
+# ---- choosing and training the network ----------------------------------------------
+
+def _title(approach):
+    from mathless.images.model import APPROACH_TITLES
+
+    return APPROACH_TITLES[approach]
+
+
+def _choose(words, grey, side, pretrained):
+    """(approach, reason in plain words, pretrained weights or None)."""
+    if words is not None:
+        if words[0].word == "mobilenet_v2":
+            state, why = _weights()
+            if state is None:
+                raise UserError(why.split("; training")[0] + ". Remove `mobilenet_v2` from your layers to train from scratch.")
+            return "transfer", "your layers start with mobilenet_v2", state
+        return "yours", "you gave the layers", None
+    if pretrained is False:
+        return "scratch", "you asked for no pretrained network", None
+    if grey and side <= 48 and not pretrained:
+        return "scratch", "the images are small and grayscale (like digits or letters), where a small network learns fast and well", None
+    state, why = _weights()
+    if state is None:
+        if pretrained:
+            raise UserError(why.split("; training")[0] + ".")
+        return "scratch", why.rstrip(".").replace("; training a small network from scratch instead", ""), None
+    return "transfer", "a network pretrained on 1.2 million photos needs far fewer images to learn new classes", state
+
+
+def _weights():
+    from mathless.networks.mobilenet import pretrained_weights
+
+    return pretrained_weights()
+
+
+def default_words(size: int) -> list:
+    """A small convolutional network for ``size``×``size`` images: a few stages of conv + pool, then average."""
+    words, width, stages = [], 32, 0
+    while size >= 8 and stages < 3:
+        words += [f"conv {width}", "batchnorm", f"conv {width}", "batchnorm", "pool"]
+        size, width, stages = size // 2, width * 2, stages + 1
+    return words + [f"conv {width}", "batchnorm", "globalpool", "dropout 0.2"]
+
+
+def _fit_scratch(images, y, train_rows, held_rows, classes, words, grey, budget, seed):
+    import torch
+
+    from mathless.images.prepare import Prepare, channel_stats
+    from mathless.networks.layers import build_network
+    from mathless.networks.training import predict_in_batches, train
+
+    torch.manual_seed(seed)
+    mean, std = channel_stats(images[train_rows])
+    prepare = Prepare(mean, std, augment="small" if grey else "photo")
+    module, _ = build_network(words, images.shape[1:], len(classes))
+    tensor = torch.from_numpy(images)
+    held = tensor[held_rows]
+    reserve = 0.05 * budget.seconds + len(images) * 2e-5
+    trained = train(module, tensor[train_rows], y[train_rows], held, y[held_rows], budget=budget,
+                    deadline=budget.deadline - reserve, prepare=prepare, seed=seed, heavy=True,
+                    label="the network")
+    probabilities = predict_in_batches(module, held, prepare)
+    return module.cpu(), prepare, trained, probabilities
+
+
+def _transfer_size(count, budget, state):
+    """The largest input size whose feature reading fits in about 40% of the time left."""
+    import torch
+
+    from mathless.networks.mobilenet import MobileNetV2Features
+    from mathless.networks.training import torch_setup
+
+    torch_setup(heavy=True)
+    backbone = MobileNetV2Features()
+    backbone.load_imagenet(state)
+    backbone.eval()
+    with torch.inference_mode():
+        probe = torch.zeros(8, 3, 128, 128)
+        backbone(probe)
+        started = time.monotonic()
+        backbone(probe)
+        per_image = (time.monotonic() - started) / 8
+    for size in TRANSFER_SIZES:
+        if count * per_image * (size / 128) ** 2 <= 0.4 * budget.left():
+            return size
+    return TRANSFER_SIZES[-1]
+
+
+def _fit_transfer(images, y, train_rows, held_rows, classes, words, state, budget, seed):
+    """Read every image once through the pretrained network, then train the last layer on what it sees."""
+    import torch
+
+    from mathless.images.prepare import Prepare
+    from mathless.networks.layers import build_network
+    from mathless.networks.mobilenet import MEAN, STD
+    from mathless.networks.training import predict_in_batches, torch_setup, train
+
+    torch_setup(heavy=True)
+    torch.manual_seed(seed)
+    module, _ = build_network(words, images.shape[1:], len(classes))
+    module[0].load_imagenet(state)
+    backbone, head = module[0], module[1:]
+    backbone.eval()
+    for parameter in backbone.parameters():
+        parameter.requires_grad_(False)
+    plain = Prepare(MEAN, STD, augment="none")
+    varied = Prepare(MEAN, STD, augment="photo")
+    tensor = torch.from_numpy(images)
+
+    def features(rows, prepare, label):
+        parts = []
+        with torch.inference_mode():
+            for start in range(0, len(rows), 32):
+                budget.step("reading the images with the pretrained network", label)
+                batch = tensor[rows[start:start + 32]]
+                parts.append(backbone(prepare(batch, prepare is varied)).to(torch.float16))
+        return torch.cat(parts)
+
+    started = time.monotonic()
+    train_features = [features(train_rows, plain, "training images")]
+    train_answers = [y[train_rows]]
+    held_features = features(held_rows, plain, "held-out images")
+    per_view = time.monotonic() - started
+    views = 1
+    # extra changed copies of the training images, while they fit in half of the time left
+    while views < 4 and (per_view * len(train_rows) / len(images)) < 0.5 * budget.left() - 2:
+        train_features.append(features(train_rows, varied, f"changed copy {views} of the training images"))
+        train_answers.append(y[train_rows])
+        views += 1
+    inputs = torch.cat(train_features)
+    answers = np.concatenate(train_answers)
+    trained = train(head, inputs, answers, held_features, y[held_rows], budget=budget,
+                    deadline=budget.deadline - 0.5, prepare=lambda batch, training: batch.float(),
+                    seed=seed, label="the last layer", batch_size=int(np.clip(len(inputs) // 20, 16, 256)))
+    if views > 1:
+        trained.notes.insert(0, f"The last layer also saw {views - 1} randomly changed (mirrored, turned, zoomed) copies of each training image.")
+    probabilities = predict_in_batches(head, held_features, lambda batch, training: batch.float())
+    for parameter in backbone.parameters():
+        parameter.requires_grad_(True)
+    module.eval()
+    return module.cpu(), plain, trained, probabilities, words
