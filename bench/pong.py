@@ -1,0 +1,287 @@
+"""Pong on this machine: mathless PPO against Stable-Baselines3 PPO (RL Zoo Atari settings).
+
+    python bench/pong.py --minutes 60 --sb3-minutes 60
+
+Steps, all in one run on one machine:
+1. the ceiling: raw emulator speed (ALEInterface.act, one core) and ale-py's vector
+   environment with random moves (no network), in agent steps and frames per second;
+2. `mathless play Pong` for --minutes, logging every finished game against wall-clock;
+3. SB3 PPO with the RL Baselines3 Zoo Atari hyperparameters for --sb3-minutes;
+4. the curves (CSV + PNG) and the "pong" section of bench/RESULTS.md.
+
+Each trainer runs in its own process with the same thread settings (2 torch threads,
+OpenMP threads waiting passively; see src/mathless/games/__init__.py). "Score" is
+the mean of the last 100 finished games during training, full games, real score.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+TARGET = 18.0
+
+
+def raw_emulator_speed(seconds: float = 10.0) -> dict:
+    """Frames per second of the bare emulator, frame skip 1, one core, random moves."""
+    import numpy as np
+    from ale_py import ALEInterface, LoggerMode, roms
+
+    ALEInterface.setLoggerMode(LoggerMode.Error)
+    ale = ALEInterface()
+    ale.setInt("random_seed", 0)
+    ale.setFloat("repeat_action_probability", 0.0)
+    ale.loadROM(roms.get_rom_path("pong"))
+    actions = ale.getMinimalActionSet()
+    rng = np.random.default_rng(0)
+    frames, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for _ in range(1000):
+            ale.act(actions[rng.integers(len(actions))])
+            if ale.game_over():
+                ale.reset_game()
+        frames += 1000
+    raw = frames / (time.perf_counter() - start)
+
+    from mathless.games.catalog import find_game
+    from mathless.games.environments import FRAME_SKIP, make_atari
+
+    envs = make_atari(find_game("Pong"), 8, seed=0)
+    envs.reset(seed=0)
+    steps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        envs.step(rng.integers(0, 6, 8))
+        steps += 8
+    vector = steps / (time.perf_counter() - start)
+    envs.close()
+    return {"raw_frames_per_s": raw, "vector_steps_per_s": vector, "vector_frames_per_s": vector * FRAME_SKIP}
+
+
+def sb3_worker(minutes: float, out: Path, seed: int) -> None:
+    """SB3 PPO with the RL Zoo's Atari settings (hyperparams/ppo.yml, 'atari'), time-limited."""
+    import torch
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.env_util import make_atari_env
+    from stable_baselines3.common.vec_env import VecFrameStack
+
+    import ale_py
+    import gymnasium
+
+    gymnasium.register_envs(ale_py)
+    torch.set_num_threads(2)
+    envs = VecFrameStack(make_atari_env("PongNoFrameskip-v4", n_envs=8, seed=seed), n_stack=4)
+    total = 10_000_000  # the zoo's budget; its linear schedules are defined over it
+
+    def linear(start):
+        return lambda remaining: remaining * start
+
+    model = PPO(
+        "CnnPolicy", envs, n_steps=128, n_epochs=4, batch_size=256, learning_rate=linear(2.5e-4),
+        clip_range=linear(0.1), vf_coef=0.5, ent_coef=0.01, seed=seed, verbose=0, device="cpu",
+    )
+
+    class Log(BaseCallback):
+        def _on_training_start(self):
+            self.start = time.monotonic()
+            self.handle = open(out, "w", newline="")
+            self.writer = csv.writer(self.handle)
+            self.writer.writerow(["minutes", "agent_steps", "score"])
+
+        def _on_step(self):
+            for info in self.locals["infos"]:
+                if "episode" in info:
+                    self.writer.writerow([f"{(time.monotonic() - self.start) / 60:.4f}", self.num_timesteps, info["episode"]["r"]])
+                    self.handle.flush()
+            return time.monotonic() - self.start < minutes * 60
+
+    model.learn(total_timesteps=total, callback=Log())
+
+
+def read_games(path: Path, minutes_col="minutes", steps_col="agent_steps") -> list:
+    if not path.exists():
+        return []
+    with open(path, newline="") as handle:
+        return [(float(r[minutes_col]), int(r[steps_col]), float(r["score"])) for r in csv.DictReader(handle)]
+
+
+def running_mean(games, window=100):
+    out, scores = [], []
+    for minutes, steps, score in games:
+        scores.append(score)
+        out.append((minutes, steps, score, sum(scores[-window:]) / len(scores[-window:])))
+    return out
+
+
+def first_reach(curve, target=TARGET, window=100):
+    for i, (minutes, steps, _, mean) in enumerate(curve):
+        if i + 1 >= window and mean >= target:
+            return minutes, steps
+    return None
+
+
+def summarize(name, games):
+    curve = running_mean(games)
+    if not curve:
+        return {"name": name, "games": 0}
+    reached = first_reach(curve)
+    best = max(mean for i, (_, _, _, mean) in enumerate(curve) if i >= min(99, len(curve) - 1))
+    return {
+        "name": name, "games": len(curve), "minutes": curve[-1][0], "steps": curve[-1][1],
+        "final_mean": curve[-1][3], "best_mean": best,
+        "reached_minutes": reached[0] if reached else None, "reached_steps": reached[1] if reached else None,
+        "steps_per_s": curve[-1][1] / max(curve[-1][0] * 60, 1e-9),
+        "at": {m: next((c[3] for c in reversed(curve) if c[0] <= m), None) if m <= curve[-1][0] + 0.5 else None
+               for m in (10, 20, 30, 40, 50, 60)},
+    }
+
+
+def write_outputs(args, speed, mathless_games, sb3_games, evaluation, notes):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from results import stamp, write_section
+
+    rows = []
+    for name, games in (("mathless", mathless_games), ("sb3", sb3_games)):
+        for minutes, steps, score, mean in running_mean(games):
+            rows.append([name, f"{minutes:.4f}", steps, steps * 4, score, f"{mean:.3f}"])
+    with open(HERE / "pong_curve.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["system", "minutes", "agent_steps", "frames", "score", "mean_of_last_100"])
+        writer.writerows(rows)
+    figure, (by_time, by_frames) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for name, games, label in (("mathless", mathless_games, "mathless PPO"), ("sb3", sb3_games, "SB3 PPO (RL Zoo settings)")):
+        curve = running_mean(games)
+        if curve:
+            by_time.plot([c[0] for c in curve], [c[3] for c in curve], label=label)
+            by_frames.plot([c[1] * 4 / 1e6 for c in curve], [c[3] for c in curve], label=label)
+    for axis, xlabel in ((by_time, "minutes of training (2 CPU cores)"), (by_frames, "million frames")):
+        axis.axhline(TARGET, color="gray", linestyle="--", linewidth=1)
+        axis.set_xlabel(xlabel)
+        axis.set_ylabel("Pong score, mean of last 100 games")
+        axis.set_ylim(-21.5, 21.5)
+        axis.grid(alpha=0.3)
+        axis.legend(loc="upper left")
+    figure.tight_layout()
+    figure.savefig(HERE / "pong_curve.png", dpi=90)
+    plt.close(figure)
+
+    m, s = summarize("mathless", mathless_games), summarize("sb3", sb3_games)
+    manifest_path = args.out / "mathless-run" / "manifest.json"
+    if manifest_path.exists() and m.get("games"):  # exact totals, not up to the last finished game
+        manifest = json.loads(manifest_path.read_text())
+        m["steps"] = manifest["agent_steps"]
+        m["steps_per_s"] = manifest["agent_steps"] / (manifest["minutes_trained"] * 60)
+
+    def reach(summary, budget):
+        if not summary.get("games"):
+            return "not run yet"
+        if summary["reached_minutes"] is not None:
+            return f"{summary['reached_minutes']:.1f} min ({summary['reached_steps'] / 1e6:.2f}M agent steps)"
+        return f"not reached in {budget:g} min (best mean {summary['best_mean']:.1f}, final {summary['final_mean']:.1f})"
+
+    def at(summary, minute):
+        value = summary.get("at", {}).get(minute) if summary.get("games") else None
+        return "" if value is None else f"{value:.1f}"
+
+    lines = [
+        "## Games: Pong, mathless PPO vs Stable-Baselines3 PPO (RL Zoo Atari settings)",
+        "",
+        stamp(args.command).rstrip(),
+        f"- budgets: mathless {args.minutes:g} min, SB3 {args.sb3_minutes:g} min, one after the other in the same run",
+        "- the machine was shared with other work (test suites, other benchmarks) during the run; timings are noisy",
+        "",
+        "Score = mean of the last 100 finished games during training (whole games, real score). "
+        "Curves: bench/pong_curve.csv, bench/pong_curve.png.",
+        "",
+        "| | mathless PPO | SB3 PPO |",
+        "|---|---|---|",
+        f"| time to mean +18 | {reach(m, args.minutes)} | {reach(s, args.sb3_minutes)} |",
+    ]
+    for minute in (10, 20, 30, 40, 50, 60):
+        lines.append(f"| score after {minute} min | {at(m, minute)} | {at(s, minute)} |")
+    lines += [
+        f"| agent steps trained | {m.get('steps', 0):,} | {s.get('steps', 0):,} |",
+        f"| whole-loop agent steps/s | {m.get('steps_per_s', 0):,.0f} | {s.get('steps_per_s', 0):,.0f} |",
+        f"| as a share of the emulator ceiling ({speed['vector_steps_per_s']:,.0f} steps/s) | "
+        f"{m.get('steps_per_s', 0) / speed['vector_steps_per_s']:.0%} | {s.get('steps_per_s', 0) / speed['vector_steps_per_s']:.0%} |",
+        "",
+        f"Emulator ceiling measured in this run: raw `ALEInterface.act` {speed['raw_frames_per_s']:,.0f} frames/s on one core; "
+        f"ale-py AtariVectorEnv (8 copies, 2 threads, 64x64, random moves, no network) "
+        f"{speed['vector_steps_per_s']:,.0f} agent steps/s = {speed['vector_frames_per_s']:,.0f} frames/s.",
+        "",
+    ]
+    if evaluation:
+        lines.append(f"mathless agent after training, `mathless evaluate` (10 games, sticky actions 0.25): "
+                     f"mean {evaluation['mean']:g} ± {evaluation['spread']:g} (lowest {evaluation['lowest']:g}, highest {evaluation['highest']:g}).")
+        lines.append("")
+    lines.append("mathless settings: ale-py vector env, 8 copies, 2 threads, 64x64 gray, frame stack 4, frame skip 4 with max-pool, "
+                 "no-op starts, fire on reset, life loss ends episodes for learning; CNN 16-32 + dense 256; "
+                 "PPO rollout 128 x 8, 4 minibatches, 4 epochs, learning rate 2.5e-4 decayed to 0 over the budget, clip 0.1, entropy 0.01. "
+                 "SB3: `make_atari_env('PongNoFrameskip-v4', 8)` + frame stack 4, CnnPolicy (Nature CNN 84x84), n_steps 128, "
+                 "4 epochs, batch 256, lr and clip linear from 2.5e-4 / 0.1 over 10M steps, ent 0.01, vf 0.5.")
+    for note in notes:
+        lines.append(f"\n{note}")
+    write_section("pong", "\n".join(lines))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=60.0, help="mathless training budget")
+    parser.add_argument("--sb3-minutes", type=float, default=60.0, help="SB3 training budget (0 to skip)")
+    parser.add_argument("--out", type=Path, default=HERE / "out" / "pong", help="where runs and logs go")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sb3-worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.sb3_worker:
+        sb3_worker(args.sb3_minutes, args.out / "sb3.csv", args.seed)
+        return
+    args.command = "python bench/pong.py " + " ".join(sys.argv[1:])
+    args.out.mkdir(parents=True, exist_ok=True)
+    notes = []
+
+    speed = raw_emulator_speed()
+    print(json.dumps(speed), flush=True)
+
+    run = args.out / "mathless-run"
+    mathless_bin = Path(sys.executable).with_name("mathless")
+    started = time.monotonic()
+    subprocess.run([str(mathless_bin), "play", "Pong", "--minutes", str(args.minutes), "--out", str(run),
+                    "--overwrite", "--seed", str(args.seed)], check=True)
+    print(f"mathless finished in {(time.monotonic() - started) / 60:.1f} min", flush=True)
+    mathless_games = read_games(run / "curve.csv")
+    evaluation = None
+    try:
+        result = subprocess.run([str(mathless_bin), "evaluate", str(run), "--episodes", "10", "--json"],
+                                check=True, capture_output=True, text=True)
+        evaluation = json.loads(result.stdout)
+    except Exception as error:  # report, never invent
+        notes.append(f"Evaluation after training failed: {error}")
+    write_outputs(args, speed, mathless_games, [], evaluation, notes + ["SB3 run still in progress when this was written."])
+
+    if args.sb3_minutes > 0:
+        started = time.monotonic()
+        subprocess.run([sys.executable, __file__, "--sb3-worker", "--sb3-minutes", str(args.sb3_minutes),
+                        "--out", str(args.out), "--seed", str(args.seed)], check=True)
+        print(f"SB3 finished in {(time.monotonic() - started) / 60:.1f} min", flush=True)
+    sb3_games = read_games(args.out / "sb3.csv")
+    write_outputs(args, speed, mathless_games, sb3_games, evaluation, notes)
+    print((HERE / "RESULTS.md").read_text().split("<!-- pong:start -->")[1].split("<!-- pong:end -->")[0])
+
+
+if __name__ == "__main__":
+    main()

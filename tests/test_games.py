@@ -1,0 +1,210 @@
+"""Games: train, checkpoint, resume, evaluate, watch - through the Python API and the CLI.
+
+Budgets are tiny (seconds); the long Pong runs live in bench/pong.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import mathless as ml
+
+MATHLESS = str(Path(sys.executable).with_name("mathless"))
+
+
+def cli(*args, cwd=None, timeout=240):
+    return subprocess.run([MATHLESS, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=timeout)
+
+
+def assert_plain_error(result, *phrases):
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.startswith("mathless: "), result.stderr
+    for phrase in phrases:
+        assert phrase.lower() in result.stderr.lower(), result.stderr
+
+
+@pytest.fixture(scope="module")
+def breakout_run(tmp_path_factory):
+    """One short Atari run, made through the CLI, shared by the tests below."""
+    run = tmp_path_factory.mktemp("games") / "breakout"
+    result = cli("play", "Breakout", "--steps", 4096, "--out", run)
+    assert result.returncode == 0, result.stderr
+    return run
+
+
+def test_cartpole_learns_well_above_random():
+    agent = ml.play("CartPole-v1", steps=40_000, quiet=True, seed=1)
+    result = agent.evaluate(episodes=10)
+    assert result["random_play"] < 40  # random play keeps the pole up ~22 steps
+    assert result["mean"] > 150, result["verdict"]
+    assert "beats random play" in result["verdict"]
+
+
+def test_atari_run_folder_is_plain_data(breakout_run):
+    names = {p.name for p in breakout_run.iterdir()}
+    assert {"manifest.json", "weights.safetensors", "optimizer.safetensors", "curve.csv", "curve.png"} <= names
+    assert not any(name.endswith((".pt", ".pth", ".pkl", ".pickle")) for name in names)
+    manifest = json.loads((breakout_run / "manifest.json").read_text())
+    assert manifest["kind"] == "agent" and manifest["game"]["env_id"] == "breakout"
+    assert manifest["agent_steps"] >= 4096 and manifest["frames"] == 4 * manifest["agent_steps"]
+    assert (breakout_run / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    agent = ml.load(breakout_run)  # safetensors + JSON + CSV only; nothing is unpickled
+    assert agent.game.name == "Breakout" and agent.steps == manifest["agent_steps"]
+    assert len(agent.history) == manifest["games_played"] > 0
+
+
+def test_resume_continues_with_history(breakout_run, tmp_path):
+    run = tmp_path / "resumed"
+    shutil.copytree(breakout_run, run)
+    before = ml.load(run)
+    result = cli("play", "Breakout", "--resume", run, "--steps", 2048)
+    assert result.returncode == 0, result.stderr
+    after = ml.load(run)
+    assert after.steps == before.steps + 2048
+    assert after.history[: len(before.history)] == before.history
+    assert len(after.history) > len(before.history)
+    assert after.minutes > before.minutes
+    assert after.optimizer_state is not None
+
+
+def test_evaluate_compares_with_random_and_human(breakout_run):
+    result = cli("evaluate", breakout_run, "--episodes", 2, "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["episodes"] == 2 and len(report["scores"]) == 2
+    assert report["random_play"] == 1.7 and report["human_tester"] == 31.8  # Mnih et al. 2015
+    assert "sticky actions" in report["protocol"]
+    plain = cli("evaluate", breakout_run, "--episodes", 1)
+    assert plain.returncode == 0 and "human tester" in plain.stdout
+    info = cli("info", breakout_run)
+    assert info.returncode == 0 and "Breakout" in info.stdout
+
+
+@pytest.mark.parametrize("suffix", [".gif", ".mp4"])
+def test_watch_writes_a_real_video(breakout_run, tmp_path, suffix):
+    import imageio.v3 as iio
+
+    out = tmp_path / f"breakout{suffix}"
+    result = cli("watch", breakout_run, "--out", out, "--seconds", 4)
+    assert result.returncode == 0, result.stderr
+    frames = iio.imread(out, index=None)
+    assert frames.shape[0] >= 10 and frames.shape[-1] == 3
+    assert frames.shape[1] >= 210 and frames.shape[2] >= 160  # the full Atari picture
+    assert frames.std() > 5  # real pictures, not a blank screen
+    assert np.abs(frames[-1].astype(int) - frames[0].astype(int)).sum() > 0  # something moves
+
+
+def test_dqn_trains_saves_and_loads(tmp_path):
+    agent = ml.play("CartPole-v1", algorithm="dqn", steps=3000, quiet=True, out=tmp_path / "dqn")
+    loaded = ml.load(tmp_path / "dqn")
+    assert loaded.algorithm == "dqn" and loaded.steps == agent.steps >= 3000
+    assert loaded.evaluate(episodes=2)["episodes"] == 2
+
+
+def test_ctrl_c_saves_the_run(tmp_path):
+    run = tmp_path / "stopped"
+    process = subprocess.Popen([MATHLESS, "play", "CartPole-v1", "--minutes", "5", "--out", str(run)],
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    for line in process.stderr:  # wait until training is under way
+        if "moves" in line or time.monotonic() > deadline:
+            break
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert "Saved the agent so far" in stderr and "Traceback" not in stderr
+    assert ml.load(run).steps > 0
+
+
+# ----- every bad input: one plain message, exit status 2, nothing lost ----------------
+
+def test_unknown_game_suggests_names():
+    assert_plain_error(cli("play", "Pongg"), "no game called 'Pongg'", "Did you mean 'Pong'", "mathless games")
+
+
+def test_continuous_actions_are_refused_with_advice(tmp_path):
+    assert_plain_error(cli("play", "Pendulum-v1", "--out", tmp_path / "p"), "continuous actions", "CartPole-v1")
+    assert not (tmp_path / "p").exists()
+
+
+def test_resume_of_another_game_leaves_the_run_intact(breakout_run):
+    before = (breakout_run / "manifest.json").read_bytes()
+    assert_plain_error(cli("play", "Pong", "--resume", breakout_run), "holds an agent for Breakout, not Pong")
+    assert (breakout_run / "manifest.json").read_bytes() == before
+    ml.load(breakout_run)
+
+
+def test_corrupt_run_folder(breakout_run, tmp_path):
+    run = tmp_path / "corrupt"
+    shutil.copytree(breakout_run, run)
+    data = bytearray((run / "weights.safetensors").read_bytes())
+    data[-10:] = b"0123456789"
+    (run / "weights.safetensors").write_bytes(bytes(data))
+    for command in (("evaluate", run), ("watch", run, "--out", tmp_path / "x.gif"), ("play", "Breakout", "--resume", run)):
+        assert_plain_error(cli(*command), "damaged")
+    assert not (tmp_path / "x.gif").exists()
+
+
+def test_foreign_folders(tmp_path):
+    foreign = tmp_path / "holiday-photos"
+    foreign.mkdir()
+    (foreign / "beach.txt").write_text("not a model")
+    assert_plain_error(cli("watch", foreign), "not a mathless model folder")
+    assert_plain_error(cli("play", "Pong", "--resume", foreign), "not a mathless model folder")
+    assert_plain_error(cli("evaluate", tmp_path / "missing"), "does not exist")
+    table = tmp_path / "table-model"
+    table.mkdir()
+    (table / "manifest.json").write_text(json.dumps({"kind": "table", "format_version": 1, "files": {}}))
+    assert_plain_error(cli("watch", table), "not a agent model")
+
+
+def test_existing_output_is_never_overwritten_silently(breakout_run, tmp_path):
+    before = (breakout_run / "manifest.json").read_bytes()
+    assert_plain_error(cli("play", "Breakout", "--steps", 100, "--out", breakout_run), "already exists", "--overwrite")
+    assert (breakout_run / "manifest.json").read_bytes() == before
+    video = tmp_path / "taken.gif"
+    video.write_bytes(b"mine")
+    assert_plain_error(cli("watch", breakout_run, "--out", video), "already exists")
+    assert video.read_bytes() == b"mine"
+
+
+@pytest.mark.parametrize("args, phrase", [
+    (("play", "CartPole-v1", "--minutes", "-1"), "above 0"),
+    (("play", "CartPole-v1", "--steps", "0"), "above 0"),
+    (("play", "CartPole-v1", "--algorithm", "a2c"), "Unknown algorithm"),
+    (("play", "", "--steps", "10"), "Name a game"),
+])
+def test_bad_options(args, phrase, tmp_path):
+    assert_plain_error(cli(*args, "--out", tmp_path / "run"), phrase)
+
+
+def test_watch_needs_gif_or_mp4(breakout_run, tmp_path):
+    assert_plain_error(cli("watch", breakout_run, "--out", tmp_path / "x.avi"), ".gif or an .mp4")
+
+
+def test_games_lists_atari_and_gymnasium():
+    result = cli("games", "--json")
+    assert result.returncode == 0
+    listed = json.loads(result.stdout)
+    assert "Pong" in listed["atari"] and "SpaceInvaders" in listed["atari"]
+    assert "CartPole-v1" in listed["gymnasium"]
+    assert not any(name.startswith("ALE/") for name in listed["gymnasium"])
+
+
+def test_import_and_help_stay_light():
+    code = "import sys, mathless, mathless.cli.main; print(sorted(m for m in ('torch', 'gymnasium', 'ale_py', 'matplotlib') if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip() == "[]", result.stdout
+    help_text = cli("--help").stdout
+    assert "play" in help_text and "watch" in help_text and "games" in help_text
