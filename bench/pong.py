@@ -109,6 +109,61 @@ def sb3_worker(minutes: float, out: Path, seed: int) -> None:
     model.learn(total_timesteps=total, callback=Log())
 
 
+def threads_worker() -> None:
+    """One PPO-shaped measurement: acting (8 games, network picks moves) and learning steps."""
+    import numpy as np
+    import torch
+
+    from mathless.games.catalog import find_game
+    from mathless.games.environments import make_atari
+    from mathless.games.networks import ActorCritic, describe
+
+    torch.set_num_threads(2)
+    envs = make_atari(find_game("Pong"), 8, seed=0, threads=2)
+    observations, _ = envs.reset(seed=0)
+    network = ActorCritic(describe((4, 64, 64), 6))
+    optimizer = torch.optim.Adam(network.parameters(), lr=1e-4)
+    start = time.perf_counter()
+    for _ in range(3 * 128):
+        with torch.no_grad():
+            logits, _ = network(torch.as_tensor(observations))
+        observations, *_ = envs.step(torch.distributions.Categorical(logits=logits).sample().numpy())
+    acting = 3 * 1024 / (time.perf_counter() - start)
+    batch = torch.randint(0, 255, (256, 4, 64, 64), dtype=torch.uint8)
+    start = time.perf_counter()
+    for _ in range(32):
+        logits, value = network(batch)
+        loss = logits.mean() + value.mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    learning = 32 * 256 / (time.perf_counter() - start)
+    print(json.dumps({"acting_steps_per_s": acting, "learning_samples_per_s": learning}))
+
+
+def threads_check(out: Path) -> dict:
+    """Why mathless makes torch's threads wait passively: the same work with and without a
+    competing busy process, under OpenMP's default (spinning) and passive waiting."""
+    results = {}
+    for competing in (False, True):
+        for policy in ("default", "PASSIVE"):
+            env = dict(os.environ)
+            env.pop("OMP_WAIT_POLICY", None)
+            if policy == "PASSIVE":
+                env["OMP_WAIT_POLICY"] = "PASSIVE"
+            hog = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if competing else None
+            try:
+                result = subprocess.run([sys.executable, __file__, "--threads-worker"], env=env,
+                                        capture_output=True, text=True, timeout=600, check=True)
+            finally:
+                if hog is not None:
+                    hog.kill()
+                    hog.wait()
+            results[f"{policy}{' + one busy process' if competing else ''}"] = json.loads(result.stdout.strip().splitlines()[-1])
+    (out / "threads.json").write_text(json.dumps(results, indent=2))
+    return results
+
+
 def read_games(path: Path, minutes_col="minutes", steps_col="agent_steps") -> list:
     if not path.exists():
         return []
@@ -147,7 +202,7 @@ def summarize(name, games):
     }
 
 
-def write_outputs(args, speed, mathless_games, sb3_games, evaluation, notes):
+def write_outputs(args, speed, mathless_games, sb3_games, evaluation, notes, threads=None):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -234,6 +289,12 @@ def write_outputs(args, speed, mathless_games, sb3_games, evaluation, notes):
                  "PPO rollout 128 x 8, 4 minibatches, 4 epochs, learning rate 2.5e-4 decayed to 0 over the budget, clip 0.1, entropy 0.01. "
                  "SB3: `make_atari_env('PongNoFrameskip-v4', 8)` + frame stack 4, CnnPolicy (Nature CNN 84x84), n_steps 128, "
                  "4 epochs, batch 256, lr and clip linear from 2.5e-4 / 0.1 over 10M steps, ent 0.01, vf 0.5.")
+    if threads:
+        lines += ["", "What the thread settings bought (measured by `python bench/pong.py --threads-check`, "
+                  "8 Pong copies + small CNN, 2 torch threads, 2 emulator threads):", "",
+                  "| OpenMP wait policy | acting, agent steps/s | learning, samples/s |", "|---|---|---|"]
+        for name, figures in threads.items():
+            lines.append(f"| {name} | {figures['acting_steps_per_s']:,.0f} | {figures['learning_samples_per_s']:,.0f} |")
     for note in notes:
         lines.append(f"\n{note}")
     write_section("pong", "\n".join(lines))
@@ -245,10 +306,20 @@ def main() -> None:
     parser.add_argument("--sb3-minutes", type=float, default=60.0, help="SB3 training budget (0 to skip)")
     parser.add_argument("--out", type=Path, default=HERE / "out" / "pong", help="where runs and logs go")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads-check", action="store_true",
+                        help="measure the OpenMP wait-policy effect, then rewrite the section from the saved runs")
+    parser.add_argument("--report-only", action="store_true", help="rewrite the section from the saved runs")
     parser.add_argument("--sb3-worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--threads-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.sb3_worker:
         sb3_worker(args.sb3_minutes, args.out / "sb3.csv", args.seed)
+        return
+    if args.threads_worker:
+        threads_worker()
+        return
+    if args.threads_check or args.report_only:
+        report_again(args)
         return
     args.command = "python bench/pong.py " + " ".join(sys.argv[1:])
     args.out.mkdir(parents=True, exist_ok=True)
@@ -256,6 +327,7 @@ def main() -> None:
 
     speed = raw_emulator_speed()
     print(json.dumps(speed), flush=True)
+    (args.out / "speed.json").write_text(json.dumps(speed))
 
     run = args.out / "mathless-run"
     mathless_bin = Path(sys.executable).with_name("mathless")
@@ -269,6 +341,7 @@ def main() -> None:
         result = subprocess.run([str(mathless_bin), "evaluate", str(run), "--episodes", "10", "--json"],
                                 check=True, capture_output=True, text=True)
         evaluation = json.loads(result.stdout)
+        (args.out / "evaluation.json").write_text(result.stdout)
     except Exception as error:  # report, never invent
         notes.append(f"Evaluation after training failed: {error}")
     write_outputs(args, speed, mathless_games, [], evaluation, notes + ["SB3 run still in progress when this was written."])
@@ -281,6 +354,35 @@ def main() -> None:
     sb3_games = read_games(args.out / "sb3.csv")
     write_outputs(args, speed, mathless_games, sb3_games, evaluation, notes)
     print((HERE / "RESULTS.md").read_text().split("<!-- pong:start -->")[1].split("<!-- pong:end -->")[0])
+
+
+def report_again(args) -> None:
+    """Rebuild the section from a finished run's files (the budgets are read from its log)."""
+    log = (args.out.parent / "pong.log") if (args.out.parent / "pong.log").exists() else None
+    speed_file = args.out / "speed.json"
+    if speed_file.exists():
+        speed = json.loads(speed_file.read_text())
+    elif log is not None:  # runs started before speed.json existed printed it as the log's first line
+        speed = json.loads(log.read_text().splitlines()[0])
+    else:
+        raise SystemExit("No speed.json or pong.log: run the full benchmark first.")
+    run = args.out / "mathless-run"
+    evaluation_file = args.out / "evaluation.json"
+    if not evaluation_file.exists():
+        result = subprocess.run([str(Path(sys.executable).with_name("mathless")), "evaluate", str(run),
+                                 "--episodes", "10", "--json"], check=True, capture_output=True, text=True)
+        evaluation_file.write_text(result.stdout)
+    evaluation = json.loads(evaluation_file.read_text())
+    threads = threads_check(args.out) if args.threads_check else (
+        json.loads((args.out / "threads.json").read_text()) if (args.out / "threads.json").exists() else None)
+    manifest = json.loads((run / "manifest.json").read_text())
+    sb3_games = read_games(args.out / "sb3.csv")
+    args.minutes = round(manifest["minutes_trained"], 1)
+    args.sb3_minutes = round(sb3_games[-1][0], 1) if sb3_games else 0
+    args.command = f"python bench/pong.py --minutes {args.minutes:g} --sb3-minutes {args.sb3_minutes:g}"
+    notes = ["Section rebuilt from the saved runs by `python bench/pong.py --report-only` / `--threads-check`; "
+             "budgets above are the minutes each trainer actually ran."]
+    write_outputs(args, speed, read_games(run / "curve.csv"), sb3_games, evaluation, notes, threads)
 
 
 if __name__ == "__main__":

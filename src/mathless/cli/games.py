@@ -25,20 +25,23 @@ def games_command(
 ):
     """List the Atari games and Gymnasium environments you can play."""
     import mathless.games  # noqa: F401  (sets up the environment before heavy imports)
-    from mathless.games.catalog import REFERENCE_SCORES, _camel, atari_games, gymnasium_ids
+    from mathless.games.catalog import REFERENCE_SCORES, SMALL_GAMES, _camel, atari_games, gymnasium_ids
 
     atari = [_camel(rom) for rom in atari_games()]
     others = gymnasium_ids()
+    small = [name for name in SMALL_GAMES if name in others]
     if as_json:
-        print(json.dumps({"atari": atari, "gymnasium": others}, indent=2))
+        print(json.dumps({"atari": atari, "small_games": small, "gymnasium": others}, indent=2))
         return
     print(f"Atari games ({len(atari)}), e.g. 'mathless play Pong'. * = human and random reference scores known:")
     names = [name + ("*" if rom in REFERENCE_SCORES else "") for name, rom in zip(atari, atari_games())]
     width = max(len(n) for n in names) + 2
     for start in range(0, len(names), 4):
         print("  " + "".join(n.ljust(width) for n in names[start:start + 4]).rstrip())
-    print(f"\nGymnasium environments ({len(others)}), e.g. 'mathless play CartPole-v1' "
-          f"(mathless learns those with a list of moves and a short list of numbers as state):")
+    print(f"\nSmall Gymnasium games known to work: {', '.join(small)} "
+          f"(LunarLander needs: pip install 'gymnasium[box2d]').")
+    print(f"\nAll registered Gymnasium environments ({len(others)}). mathless learns those with a list "
+          f"of moves and a short list of numbers as state, and says why it refuses the others:")
     for start in range(0, len(others), 4):
         print("  " + "".join(n.ljust(30) for n in others[start:start + 4]).rstrip())
 

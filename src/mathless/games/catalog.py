@@ -87,8 +87,12 @@ def gymnasium_ids() -> list[str]:
     return sorted(
         env_id for env_id, spec in gymnasium.registry.items()
         if not env_id.startswith("ALE/") and "ale_py" not in str(spec.entry_point)
-        and not env_id.startswith(("phys2d/", "tabular/"))
+        and not env_id.startswith(("phys2d/", "tabular/", "GymV2"))
     )
+
+
+# Small-state Gymnasium games with a list of moves: what PPO and DQN here can learn.
+SMALL_GAMES = ["CartPole-v1", "Acrobot-v1", "LunarLander-v3"]
 
 
 def find_game(name: str) -> Game:
