@@ -31,8 +31,11 @@ def test_missing_file(tmp_path, small_csv):
     assert_user_error(fit(tmp_path / "house.csv"), "did you mean 'houses.csv'")
 
 
-def test_folder_instead_of_file(tmp_path):
-    assert_user_error(fit(tmp_path), "is a folder")
+def test_folder_instead_of_file(tmp_path, trained):
+    (tmp_path / "empty").mkdir()
+    assert_user_error(run_cli("predict", trained / "model", tmp_path / "empty"), "is a folder")
+    assert_user_error(run_cli("evaluate", trained / "model", tmp_path / "empty"), "is a folder")
+    assert_user_error(fit(tmp_path / "empty"), "holds no images")  # a folder is read as images, one sub-folder per class
 
 
 def test_empty_file(tmp_path):

@@ -41,6 +41,8 @@ class TableModel:
             notes.extend(design.notes)
         total = None
         for name, weight, members in self.learners:
+            if weight <= 0:
+                continue
             part = sum(member.predict(design, self.task) for member in members) / len(members)
             total = weight * part if total is None else total + weight * part
         return total

@@ -14,7 +14,7 @@ from mathless.evaluation.metrics import is_classification
 MIN_ROWS = 100
 MIN_PER_CLASS = 10
 RARE_SHARE = 0.10
-OVERFIT_GAP = 0.08
+OVERFIT_GAP = 0.10
 LEAK_ACCURACY = 0.99
 LEAK_R2 = 0.98
 DRIFT_PSI = 0.25
@@ -50,7 +50,8 @@ def _overfitting(task, classes, metrics, baseline, evidence):
         return None
     if is_classification(task):
         train_error, held_error = 1 - training["accuracy"], 1 - metrics["accuracy"]
-        if held_error - train_error >= OVERFIT_GAP and held_error >= 2 * train_error + 0.02:
+        gap = held_error - train_error
+        if gap >= OVERFIT_GAP or (gap >= OVERFIT_GAP / 2 and held_error >= 2 * train_error):
             return finding(
                 "overfitting",
                 f"Overfitting: on rows it learned from the model is right {training['accuracy'] * 100:.0f} times in 100, "
@@ -169,21 +170,31 @@ def _duplicates(task, classes, metrics, baseline, evidence):
 
 
 def _diverged_or_stalled(task, classes, metrics, baseline, evidence):
-    found = []
+    from mathless.evaluation.verdict import LEARNER_TITLES
+
+    diverged, stalled = [], []
     for name, curve in evidence.get("curves", {}).items():
-        held = [v for v in curve.get("held_out", [])]
+        held = list(curve.get("held_out", []))
         if any(not np.isfinite(v) for v in held) or name in evidence.get("diverged", []):
-            found.append(finding(
-                "training diverged",
-                f"Training of the {name} diverged: its error became infinite or not a number, so it was set aside.",
-                "Usually a sign of extreme values: check for huge numbers or codes such as 999999 meaning 'missing'.",
-            ))
+            diverged.append(LEARNER_TITLES.get(name, name))
         elif len(held) >= 3 and min(held) >= held[0] * 0.995:
-            found.append(finding(
-                "training stalled",
-                f"Training of the {name} stalled: its error on held-out rows never went below where it started ({held[0]:.4g}).",
-                "If other learners did well, nothing to do. For your own network, try fewer layers, or check the inputs vary at all.",
-            ))
+            stalled.append(LEARNER_TITLES.get(name, name))
+    found = []
+    if diverged:
+        found.append(finding(
+            "training diverged",
+            f"Training of the {' and the '.join(diverged)} diverged: its error became infinite or not a number, "
+            f"so it was set aside.",
+            "Usually a sign of extreme values: check for huge numbers or codes such as 999999 meaning 'missing'.",
+        ))
+    if stalled:
+        found.append(finding(
+            "training stalled",
+            f"Training of the {' and the '.join(stalled)} stalled: the error on held-out rows never went below "
+            f"where it was after the first step.",
+            "If other learners did well, nothing to do. Otherwise the inputs may not hold the answer; for your own "
+            "network, try fewer layers.",
+        ))
     return found
 
 
@@ -218,7 +229,7 @@ def drift(profile: dict, frame) -> list:
             expected = np.full(len(edges) - 1, 1 / (len(edges) - 1))
             inner = edges[1:-1]
             actual = np.bincount(np.searchsorted(inner, values, side="right"), minlength=len(edges) - 1) / len(values)
-            if _psi(expected, actual) >= DRIFT_PSI:
+            if _shifted(expected, actual, len(values)):
                 now, then = float(np.median(values)), entry["typical"]
                 word = "higher" if now > then else "lower"
                 outside = float(((values < edges[0]) | (values > edges[-1])).mean())
@@ -236,7 +247,7 @@ def drift(profile: dict, frame) -> list:
             keys = list(entry["shares"])
             expected = np.array([entry["shares"][k] for k in keys] + [max(1e-4, 1 - sum(entry["shares"].values()))])
             actual = np.array([float(shares_now.get(k, 0.0)) for k in keys] + [float(shares_now[~shares_now.index.isin(keys)].sum())])
-            if _psi(expected, actual) >= DRIFT_PSI:
+            if _shifted(expected, actual, len(labels)):
                 new = shares_now[~shares_now.index.isin(keys)]
                 top_now = shares_now.index[0]
                 detail = (f"{new.sum():.0%} are labels not seen in training (such as '{new.index[0]}')" if new.sum() >= 0.1
@@ -247,6 +258,16 @@ def drift(profile: dict, frame) -> list:
                     "Predictions for such rows are less reliable; retrain with recent rows if this is the new normal.",
                 ))
     return found
+
+
+def _shifted(expected, actual, rows: int) -> bool:
+    """A clear shift (PSI at least 0.25) that is also unlikely to be chance at this many rows (chi-square, p < 0.001)."""
+    from scipy.stats import chi2
+
+    expected = np.clip(np.asarray(expected, dtype=float), 1e-4, None)
+    actual = np.asarray(actual, dtype=float)
+    statistic = rows * float(np.sum((actual - expected) ** 2 / expected))
+    return _psi(expected, actual) >= DRIFT_PSI and chi2.sf(statistic, len(expected) - 1) < 0.001
 
 
 def _psi(expected, actual) -> float:

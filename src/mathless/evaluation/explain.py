@@ -102,16 +102,21 @@ def forward_pass(model, row_frame, truth=None, neurons: int = 3) -> list:
     """The network's arithmetic on this row, layer by layer, in numbers; and one training step."""
     import torch
 
-    networks = [members for name, _, members in model.learners if name == "network"]
+    networks = [(weight, members) for name, weight, members in model.learners if name == "network"]
     if not networks:
-        names = ", ".join(name for name, _, _ in model.learners)
-        return [f"This model is made of {names}; it has no neurons to walk through. "
-                f"(The neural network did not earn a share of the answer on held-out rows.)"]
-    network = networks[0][0]
+        names = " and ".join(name for name, _, _ in model.learners)
+        return [f"This model is made of {names}; it has no neurons to walk through "
+                f"(there was no time left to train the network)."]
+    weight, members = networks[0]
+    network = members[0]
     design = model.prep.transform(row_frame)
     names = design.dense_names
     x = np.asarray(design.dense.toarray() if hasattr(design.dense, "toarray") else design.dense, dtype=np.float32)[0]
-    lines = [f"The network reads {len(x)} numbers made from the row (numbers centred and scaled, one 0/1 per category):"]
+    lines = []
+    if weight <= 0:
+        lines.append("The network has no share in this model's answers (other learners did better on held-out rows), "
+                     "but it was trained on the same rows; this is what it computes.")
+    lines.append(f"The network reads {len(x)} numbers made from the row (numbers centred and scaled, one 0/1 per category):")
     shown = np.argsort(-np.abs(x))[:6]
     lines.append("  " + ", ".join(f"{names[i]} = {x[i]:.3g}" for i in shown) + (" …" if len(x) > 6 else ""))
     current = torch.tensor(x).unsqueeze(0)

@@ -131,7 +131,7 @@ def worst_mistakes(frame, target, task, classes, y, predicted, rows, count: int 
             detail = f"chance given to the true answer: {p_rows[i][int(y_rows[i])]:.0%}"
         else:
             truth, said = _cell(float(y_rows[i])), _cell(float(p_rows[i]))
-            detail = f"off by {abs(said - truth):.4g}"
+            detail = f"off by {abs(float(p_rows[i]) - float(y_rows[i])):.4g}"
         out.append({"row": int(rows[i]) + 1, "truth": truth, "predicted": said, "detail": detail, "values": values})
     return out
 
@@ -161,7 +161,7 @@ def permutation_importance(frame_rows, y_rows, predict, columns, task, deadline,
 
 
 def duplicates_across(frame, columns, folds) -> dict:
-    """Rows whose inputs appear, identical, both in a part used for training and in held-out rows."""
+    """Held-out rows that appear, identical (inputs and answer), among the rows a learner trained on."""
     import pandas as pd
 
     if not columns:

@@ -90,7 +90,7 @@ def print_verdict(console, model, title: str) -> None:
     line = headline(model)
     console.print(f"  {line[0].upper()}{line[1:]}.")
     console.print(f"  {judgement(model)}")
-    weights = {name: weight for name, weight, _ in model.learners}
+    weights = {name: weight for name, weight, _ in model.learners if weight > 0}
     used = " + ".join(f"{LEARNER_TITLES.get(n, n)} {w * 100:.0f}%" for n, w in weights.items())
     console.print(f"  Model: {used}.")
     table = Table(show_edge=False)
