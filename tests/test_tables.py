@@ -232,3 +232,35 @@ def test_live_progress_bar_in_a_terminal(penguins_csv, tmp_path):
     assert process.wait(timeout=60) == 0
     text = seen.decode("utf-8", "replace")
     assert "s left" in text and "Training:" in text
+
+
+def test_own_network_from_layer_words(penguins_csv, tmp_path):
+    out = tmp_path / "own"
+    result = run_cli("fit", penguins_csv / "train.csv", "-t", "species", "--time", "5", "--out", out,
+                     "--layers", "dense 64, dropout 0.2, dense 32")
+    assert result.returncode == 0, result.stderr
+    assert "Your network, layer by layer" in result.stderr and "output: dense 3" in result.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [entry["name"] for entry in manifest["learners"]] == ["network"]
+    assert manifest["learners"][0]["meta"][0]["words"] == ["dense 64", "dropout 0.2", "dense 32"]
+    info = run_cli("info", out)
+    assert "numbers it learns" in info.stderr and "dense 64" in info.stderr
+    predicted = run_cli("predict", out, penguins_csv / "new.csv")
+    assert predicted.returncode == 0 and predicted.stdout.count("\n") == len(pd.read_csv(penguins_csv / "new.csv")) + 1
+
+
+def test_own_network_from_a_yaml_file(tmp_path):
+    from sklearn.datasets import load_diabetes
+
+    (tmp_path / "net.yaml").write_text("layers:\n  - dense 32\n  - tanh\n  - dense 16\n")
+    model = ml.fit(load_diabetes(as_frame=True).frame, target="target", time_limit=4, quiet=True,
+                   network=tmp_path / "net.yaml")
+    assert model.learners[0][2][0].words == ["dense 32", "tanh", "dense 16"]
+    assert model.metrics["r2"] > 0
+
+
+def test_own_network_mistakes_are_explained(penguins_csv):
+    result = run_cli("fit", penguins_csv / "train.csv", "-t", "species", "--layers", "conv 32, pool, dense 10")
+    assert_user_error(result, "`conv` needs an image, but this data is a table")
+    result = run_cli("fit", penguins_csv / "train.csv", "-t", "species", "--layers", "dense 64, dropot 0.2")
+    assert_user_error(result, "dropot")

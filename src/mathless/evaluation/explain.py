@@ -113,6 +113,9 @@ def forward_pass(model, row_frame, truth=None, neurons: int = 3) -> list:
     names = design.dense_names
     x = np.asarray(design.dense.toarray() if hasattr(design.dense, "toarray") else design.dense, dtype=np.float32)[0]
     lines = []
+    if len(members) > 1:
+        lines.append(f"The model averages {len(members)} networks (one per part of the data it was checked on); "
+                     f"this is the first of them.")
     if weight <= 0:
         lines.append("The network has no share in this model's answers (other learners did better on held-out rows), "
                      "but it was trained on the same rows; this is what it computes.")
@@ -148,12 +151,15 @@ def forward_pass(model, row_frame, truth=None, neurons: int = 3) -> list:
                              f"+ bias {bias[n]:.3g} = {out[n]:.4g}")
             current = torch.tensor(out, dtype=torch.float32).unsqueeze(0)
             activations.append(out)
-        elif kind == "ReLU":
-            values = current.numpy()[0]
-            lines.append(f"  ReLU: negative sums become 0 ({int((values <= 0).sum())} of {len(values)} neurons are silent on this row).")
-            current = torch.relu(current)
-        elif kind == "Dropout":
+        elif kind.startswith("Dropout"):
             continue  # only active while training
+        else:
+            before = current.numpy()[0]
+            with torch.no_grad():
+                layer.eval()
+                current = layer(current)
+            after = current.numpy()[0]
+            lines.append("  " + _describe_step(kind, before, after))
     output = current.numpy()[0]
     if is_classification(model.task):
         chances = np.exp(output - output.max())
@@ -166,6 +172,21 @@ def forward_pass(model, row_frame, truth=None, neurons: int = 3) -> list:
     if truth is not None:
         lines.extend(_training_step(model, network, x, truth))
     return lines
+
+
+def _describe_step(kind: str, before, after) -> str:
+    """One line for an activation or normalising layer, with a real example from this row."""
+    i = int(np.argmax(np.abs(before)))
+    example = f"e.g. {before[i]:.3g} → {after[i]:.3g}"
+    if kind == "ReLU":
+        return f"ReLU: negative sums become 0 ({int((before <= 0).sum())} of {len(before)} neurons are silent on this row)."
+    if kind.startswith("BatchNorm"):
+        return f"batchnorm: each value is shifted and rescaled with averages learned during training ({example})."
+    curves = {"Tanh": "squeezed into -1…1", "Sigmoid": "squeezed into 0…1", "GELU": "kept if positive, damped if negative",
+              "SiLU": "kept if positive, damped if negative", "ELU": "kept if positive, flattened towards -1 if negative",
+              "LeakyReLU": "kept if positive, shrunk to 1% if negative", "Softplus": "a smooth ReLU",
+              "ReLU6": "clipped to 0…6"}
+    return f"{kind}: each value is {curves.get(kind, 'transformed')} ({example})."
 
 
 def _training_step(model, network, x, truth) -> list:

@@ -130,3 +130,10 @@ def print_info(manifest: dict, console) -> None:
         roles.add_row(role["column"], role["role"] if role["role"] in ("number", "category", "yes/no", "date", "text") else f"{role['role']} (ignored)")
     console.print(roles)
     console.print(f"Checked by {evaluation['method']} on {evaluation['rows']:,} rows.")
+    for learner in manifest["learners"]:
+        if learner["name"] == "network" and learner["meta"]:
+            from mathless.networks.layers import build_network, print_shape_table
+
+            meta = learner["meta"][0]
+            _, rows = build_network(meta["words"], (meta["inputs"],), meta["outputs"])
+            print_shape_table(rows, console, title=f"The neural network ({learner['weight'] * 100:.0f}% of the answer), layer by layer")

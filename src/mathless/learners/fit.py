@@ -32,7 +32,8 @@ TRAINING_SHARE = 0.85  # the rest of the time budget is for the checks behind th
 LEARNERS = [(trees, trees.Trees, 0.55), (linear, linear.Linear, 0.15), (network, network.Network, 0.9)]
 
 
-def fit(data, target=None, time_limit=60, task=None, roles=None, ignore=(), seed=0, quiet=False):
+def fit(data, target=None, time_limit=60, task=None, roles=None, ignore=(), seed=0, quiet=False,
+        layers=None, network=None):
     from rich.console import Console
 
     from mathless.model import TableModel
@@ -57,10 +58,13 @@ def fit(data, target=None, time_limit=60, task=None, roles=None, ignore=(), seed
     for note in notes:
         console.print(f"Note: {note}")
 
+    learners = LEARNERS
+    if layers is not None or network is not None:
+        learners = [_own_network(layers if layers is not None else network, design, task, classes, console)]
     folds, validation = _folds(y, task, len(frame), seed)
     with budget:
         budget.stage(TRAINING_SHARE)
-        results = _train_all(design, y, task, len(classes), folds, budget, seed)
+        results = _train_all(design, y, task, len(classes), folds, budget, seed, learners)
         budget.stage(1.0)
         held_out = np.concatenate([val for _, val in folds])
         weights, blended = _blend({name: r["oof"] for name, r in results.items()}, y, held_out, task)
@@ -174,9 +178,19 @@ def rows_of(design: Design, rows) -> Design:
                   design.tree_categorical, design.dense_names)
 
 
-def _train_all(design, y, task, classes, folds, budget, seed) -> dict:
+def _own_network(spec, design, task, classes, console):
+    """The user's network from layer words, checked against this data before any training."""
+    from mathless.networks.layers import build_network, parse_layers, print_shape_table, words_of
+
+    words = words_of(parse_layers(spec))
+    _, rows = build_network(words, (design.dense.shape[1],), len(classes) if classes else 1)
+    print_shape_table(rows, console, title="Your network, layer by layer")
+    return network, lambda: network.Network(words=words), 1.0
+
+
+def _train_all(design, y, task, classes, folds, budget, seed, learners=LEARNERS) -> dict:
     results = {}
-    for module, learner, share in LEARNERS:
+    for module, learner, share in learners:
         if budget.left() < 0.5 and results:
             break
         module.warm_up()  # import its library first: loading PyTorch must not eat the learner's time slice

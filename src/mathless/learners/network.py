@@ -14,8 +14,8 @@ import time
 import numpy as np
 
 NAME = "network"
-TITLE = "neural network (2 hidden layers)"
-HIDDEN = (256, 128)
+TITLE = "neural network"
+WORDS = ("dense 256", "dropout 0.1", "dense 128", "dropout 0.1")  # the default network, in layer words
 MIN_STEPS = 50
 
 
@@ -27,15 +27,12 @@ def _torch(rows: int = 0):
     return torch
 
 
-def build(inputs: int, outputs: int, hidden=HIDDEN, dropout: float = 0.1):
-    from torch import nn
+def build(words, inputs: int, outputs: int):
+    """The network from its layer words (see mathless/networks/layers.py); the output layer is added."""
+    from mathless.networks.layers import build_network
 
-    layers, width = [], inputs
-    for size in hidden:
-        layers += [nn.Linear(width, size), nn.ReLU(), nn.Dropout(dropout)]
-        width = size
-    layers.append(nn.Linear(width, outputs))
-    return nn.Sequential(*layers)
+    module, _ = build_network(list(words), (inputs,), outputs)
+    return module
 
 
 def _dense(matrix, rows=None):
@@ -49,8 +46,9 @@ def warm_up() -> None:
     import torch  # noqa: F401
 
 class Network:
-    def __init__(self, module=None, y_mean=0.0, y_scale=1.0, epochs=0):
+    def __init__(self, module=None, y_mean=0.0, y_scale=1.0, epochs=0, words=WORDS):
         self.module, self.y_mean, self.y_scale, self.epochs = module, y_mean, y_scale, epochs
+        self.words = list(words)
         self.curve: dict = {}
         self.diverged = False
 
@@ -68,7 +66,7 @@ class Network:
         else:
             target = torch.tensor(np.asarray(y), dtype=torch.long)
             loss_fn = torch.nn.CrossEntropyLoss()
-        self.module = build(inputs, outputs)
+        self.module = build(self.words, inputs, outputs)
         optimizer = torch.optim.AdamW(self.module.parameters(), lr=1e-3, weight_decay=1e-4)
         batch = int(min(1024, max(64, rows // 16)))
         patience = 20 if rows < 5000 else 5
@@ -140,14 +138,14 @@ class Network:
         return {k: v.numpy() for k, v in self.module.state_dict().items()}
 
     def meta(self) -> dict:
-        first = self.module[0]
-        return {"inputs": first.in_features, "outputs": self.module[-1].out_features,
-                "hidden": list(HIDDEN), "y_mean": self.y_mean, "y_scale": self.y_scale, "epochs": self.epochs}
+        first = next(m for m in self.module if hasattr(m, "in_features"))
+        return {"words": self.words, "inputs": first.in_features, "outputs": self.module[-1].out_features,
+                "y_mean": self.y_mean, "y_scale": self.y_scale, "epochs": self.epochs}
 
     @classmethod
     def from_arrays(cls, arrays: dict, meta: dict) -> "Network":
         torch = _torch()
-        module = build(meta["inputs"], meta["outputs"], tuple(meta["hidden"]))
+        module = build(meta["words"], meta["inputs"], meta["outputs"])
         module.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in arrays.items()})
         module.eval()
-        return cls(module, meta["y_mean"], meta["y_scale"], meta["epochs"])
+        return cls(module, meta["y_mean"], meta["y_scale"], meta["epochs"], meta["words"])
