@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 TORCH_PIN := torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench install clean
+.PHONY: demo test bench install clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,7 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet $(TORCH_PIN)
-	$(BIN)/pip install --quiet -e '.[games,dev]'
+	$(BIN)/pip install --quiet -e '.[games,pretrained,dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -26,11 +26,17 @@ demo: $(STAMP)
 	$(BIN)/mathless predict demo-model --demo --out demo-predictions.csv --overwrite
 	head -n 6 demo-predictions.csv
 
-test: $(STAMP)
+# The report test opens a page in a real browser: Debian's chromium.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { echo "Installing Debian's chromium for the browser test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
-	$(BIN)/pip install --quiet -e '.[games,dev,bench]'
+	$(BIN)/pip install --quiet -e '.[games,pretrained,dev,bench]'
 	$(BIN)/python bench/tables.py
 
 clean:
