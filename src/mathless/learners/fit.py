@@ -53,6 +53,8 @@ def fit(data, target=None, time_limit=60, task=None, roles=None, ignore=(), seed
 
     print_roles(console, found_roles, str(target), task, task_reason, len(frame))
     prep = TablePrep.fit(frame, found_roles)
+    folds, validation = _folds(y, task, len(frame), seed)
+    text_reading = _choose_text_reading(frame, y, task, prep, folds, budget, console)
     design = prep.transform(frame)
     notes.extend(design.notes)
     for note in notes:
@@ -61,7 +63,6 @@ def fit(data, target=None, time_limit=60, task=None, roles=None, ignore=(), seed
     learners = LEARNERS
     if layers is not None or network is not None:
         learners = [_own_network(layers if layers is not None else network, design, task, classes, console)]
-    folds, validation = _folds(y, task, len(frame), seed)
     with budget:
         budget.stage(TRAINING_SHARE)
         results = _train_all(design, y, task, len(classes), folds, budget, seed, learners)
@@ -90,6 +91,7 @@ def fit(data, target=None, time_limit=60, task=None, roles=None, ignore=(), seed
             "class_shares": _class_shares(task, y, classes),
             "leaderboard": leaderboard, "weights": weights,
             "seconds": round(budget.elapsed(), 1), "time_limit": float(time_limit),
+            "text_reading": text_reading,
         },
         data=_describe_data(data, frame, target, notes),
         insights=evidence,
@@ -176,6 +178,54 @@ def _folds(y, task, rows, seed):
 def rows_of(design: Design, rows) -> Design:
     return Design(design.trees[rows], design.dense[rows], design.tree_names,
                   design.tree_categorical, design.dense_names)
+
+
+def _choose_text_reading(frame, y, task, prep, folds, budget, console) -> dict:
+    """Word counts (TF-IDF) or a pretrained sentence model for text columns: whichever a linear model
+    does better with on held-out rows. Word counts are always available; the sentence model when installed."""
+    from mathless.text.embed import available, why_unavailable
+
+    texts = [spec for spec in prep.columns if spec["role"] == "text"]
+    if not texts:
+        return {}
+    if not available():
+        return {"chosen": "word counts (TF-IDF)", "why": why_unavailable()}
+    from scipy import sparse
+    from sklearn.linear_model import LogisticRegression, Ridge
+
+    from mathless.learners.prepare import _text_matrix, embed_column
+
+    budget.step("reading text with the sentence model")
+    column = frame[texts[0]["name"]]
+    embed_column(column.iloc[:4])  # loads the model; not part of the per-text estimate
+    sample = column.iloc[4:68]
+    started = time.monotonic()
+    embed_column(sample)
+    per_row = (time.monotonic() - started) / max(1, len(sample))
+    if per_row * len(frame) * len(texts) > 0.4 * budget.left():
+        return {"chosen": "word counts (TF-IDF)",
+                "why": f"reading {len(frame):,} texts with the sentence model would take about "
+                       f"{per_row * len(frame) * len(texts):.0f} s; give a longer --time to try it"}
+    train_rows, val_rows = folds[0]
+    counts = sparse.hstack([_text_matrix(frame[s["name"]], s) for s in texts], format="csr")
+    meanings = np.hstack([embed_column(frame[s["name"]]) for s in texts])
+    scores = {}
+    for reading, X in (("word counts (TF-IDF)", counts), ("sentence embeddings (all-MiniLM-L6-v2)", meanings)):
+        if is_classification(task):
+            model = LogisticRegression(C=1.0, max_iter=1000).fit(X[train_rows], y[train_rows])
+            scores[reading] = float((model.predict(X[val_rows]) == y[val_rows]).mean())
+        else:
+            model = Ridge(alpha=1.0).fit(X[train_rows], y[train_rows])
+            truth = y[val_rows]
+            scores[reading] = float(1 - ((model.predict(X[val_rows]) - truth) ** 2).sum() / ((truth - truth.mean()) ** 2).sum())
+    chosen = max(scores, key=scores.get)
+    if chosen.startswith("sentence"):
+        for spec in texts:
+            spec["reading"] = "embedding"
+    measure = "accuracy" if is_classification(task) else "R²"
+    console.print(f"Text read as {chosen}: with a linear model on the text alone, held-out {measure} "
+                  + " vs ".join(f"{v:.3f} ({k.split(' (')[0]})" for k, v in scores.items()) + ".")
+    return {"chosen": chosen, "scores": scores, "measure": measure}
 
 
 def _own_network(spec, design, task, classes, console):

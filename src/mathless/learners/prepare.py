@@ -201,6 +201,11 @@ class TablePrep:
                 for part, values in date_parts(dates, spec["with_time"]).items():
                     tree_cols.append(values); tree_names.append(f"{name}.{part}")
                     _add_dense(dense_cols, dense_names, f"{name}.{part}", values, spec["parts"][part])
+            elif role == "text" and spec.get("reading") == "embedding":
+                vectors = embed_column(series)
+                tree_cols.extend(vectors.T); dense_cols.extend(vectors.T)
+                labels = [f"{name}:meaning {i + 1}" for i in range(vectors.shape[1])]
+                tree_names.extend(labels); dense_names.extend(labels)
             elif role == "text":
                 matrix = _text_matrix(series, spec)
                 sparse_tree.append(matrix); sparse_dense.append(matrix)
@@ -265,6 +270,28 @@ def _fit_text(series) -> dict:
             return {"terms": [], "idf": []}
     terms = vectorizer.get_feature_names_out().tolist()
     return {"terms": terms, "idf": vectorizer.idf_.tolist()}
+
+
+_EMBEDDED: dict = {}  # text -> its sentence embedding, so shuffled or repeated texts are read once
+_EMBEDDED_LIMIT = 500_000
+
+
+def embed_column(series) -> np.ndarray:
+    """Sentence embeddings (one row of numbers per cell); texts seen before come from memory."""
+    from mathless.errors import UserError
+    from mathless.text.embed import embed_texts, why_unavailable
+
+    texts = series.fillna("").astype(str).tolist()
+    new = list(dict.fromkeys(t for t in texts if t not in _EMBEDDED))
+    if new:
+        vectors = embed_texts(new)
+        if vectors is None:
+            raise UserError(f"This model reads text with a sentence-embedding model, which is not available here: "
+                            f"{why_unavailable()}.")
+        if len(_EMBEDDED) + len(new) > _EMBEDDED_LIMIT:
+            _EMBEDDED.clear()
+        _EMBEDDED.update(zip(new, vectors))
+    return np.vstack([_EMBEDDED[t] for t in texts]).astype(np.float32) if texts else np.zeros((0, 384), np.float32)
 
 
 def _text_matrix(series, spec):
