@@ -169,6 +169,11 @@ def info(
 
         info_agent(model_folder)
         return
+    if manifest["kind"] == "image":
+        from mathless.images.model import print_image_info
+
+        print_image_info(manifest, _console())
+        return
     from mathless.evaluation.verdict import print_info
 
     print_info(manifest, _console())
@@ -184,6 +189,9 @@ def report(
     import mathless
 
     model = mathless.load(model_folder)
+    if not hasattr(model, "report"):
+        raise UserError(f"'{model_folder}' holds a {type(model).__name__}; reports are made for table models so far. "
+                        f"'mathless info {model_folder}' and 'mathless evaluate' work for it.")
     written = model.report(html=html, overwrite=overwrite)
     if written:
         _console().print(f"Wrote the report to '{written}'. Open it in a browser.")
@@ -201,7 +209,7 @@ def explain(
 
     model = mathless.load(model_folder)
     if not hasattr(model, "explain"):
-        raise UserError(f"'{model_folder}' holds a game agent; explain works on table models.")
+        raise UserError(f"'{model_folder}' holds a {type(model).__name__}; explain works on table models so far.")
     result = model.explain(data, row=row, quiet=as_json)
     if as_json:
         print(json.dumps(result, indent=2, default=str))
