@@ -97,6 +97,16 @@ def peer_frame(frame):
     return frame
 
 
+def peer_split(train, test, target):
+    """Inputs for the peers: text columns as pandas categories, with the test set using the training categories."""
+    X, y = peer_frame(train.drop(columns=[target])), train[target]
+    Xt = peer_frame(test.drop(columns=[target]))
+    for column in X.columns:
+        if isinstance(X[column].dtype, pd.CategoricalDtype):
+            Xt[column] = pd.Categorical(Xt[column], categories=X[column].cat.categories)
+    return X, y, Xt
+
+
 def run_mathless(train, test, target, task, budget, seed):
     import mathless as ml
 
@@ -110,11 +120,7 @@ def run_mathless(train, test, target, task, budget, seed):
 def run_lightgbm(train, test, target, task, budget, seed):
     import lightgbm as lgb
 
-    X, y = peer_frame(train.drop(columns=[target])), train[target]
-    Xt = peer_frame(test.drop(columns=[target]))
-    for column in X.columns:
-        if isinstance(X[column].dtype, pd.CategoricalDtype):
-            Xt[column] = pd.Categorical(Xt[column], categories=X[column].cat.categories)
+    X, y, Xt = peer_split(train, test, target)
     if task == "class":
         model = lgb.LGBMClassifier(random_state=seed, verbose=-1, n_jobs=os.cpu_count())
         return model.fit(X, y.astype(str)).predict(Xt)
@@ -124,11 +130,7 @@ def run_lightgbm(train, test, target, task, budget, seed):
 def run_histgb(train, test, target, task, budget, seed):
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
-    X, y = peer_frame(train.drop(columns=[target])), train[target]
-    Xt = peer_frame(test.drop(columns=[target]))
-    for column in X.columns:
-        if isinstance(X[column].dtype, pd.CategoricalDtype):
-            Xt[column] = pd.Categorical(Xt[column], categories=X[column].cat.categories)
+    X, y, Xt = peer_split(train, test, target)
     if task == "class":
         model = HistGradientBoostingClassifier(random_state=seed, categorical_features="from_dtype")
         return model.fit(X, y.astype(str)).predict(Xt)
