@@ -56,15 +56,16 @@ def fit_images(data, target=None, layers=None, network=None, time_limit=60, quie
 
     grey, side = read.looks_grey_and_small(listing.files)
     approach, reason, state = _choose(words, grey, side, pretrained)
+    if approach != "transfer":
+        size, channels = int(np.clip(side, 8, SCRATCH_SIZE_MAX)), 1 if grey else 3
+        from mathless.networks.layers import build_network
+
+        build_network(words or default_words(size), (channels, size, size), len(classes))  # mistakes show before reading
     budget = Budget(float(time_limit), quiet)
     notes: list = []
     with budget:
         if approach == "transfer":
-            size = _transfer_size(len(listing.files), budget, state)
-            channels = 3
-        else:
-            size = int(np.clip(side, 8, SCRATCH_SIZE_MAX))
-            channels = 1 if grey else 3
+            size, channels = _transfer_size(len(listing.files), budget, state), 3
         budget.step("reading images", f"{len(listing.files):,} files")
         images, labels, files = read.read_images(listing, channels, size)
         note = read.skipped_note(listing)
@@ -223,12 +224,16 @@ def _weights():
 
 
 def default_words(size: int) -> list:
-    """A small convolutional network for ``size``×``size`` images: a few stages of conv + pool, then average."""
+    """A small convolutional network for ``size``×``size`` images: up to four stages of conv + pool, then dense.
+
+    For 28×28 digits this is conv 32, pool, conv 64, pool, conv 128, pool, dense 128:
+    cheap enough for several passes over MNIST in a few CPU minutes, and above 99% right.
+    """
     words, width, stages = [], 32, 0
-    while size >= 8 and stages < 3:
-        words += [f"conv {width}", "batchnorm", f"conv {width}", "batchnorm", "pool"]
+    while size >= 4 and stages < 4:
+        words += [f"conv {width}", "batchnorm", "pool"]
         size, width, stages = size // 2, width * 2, stages + 1
-    return words + [f"conv {width}", "batchnorm", "globalpool", "dropout 0.2"]
+    return words + ["flatten", "dense 128", "dropout 0.3"]
 
 
 def _fit_scratch(images, y, train_rows, held_rows, classes, words, grey, budget, seed):
@@ -290,6 +295,7 @@ def _fit_transfer(images, y, train_rows, held_rows, classes, words, state, budge
     module[0].load_imagenet(state)
     backbone, head = module[0], module[1:]
     backbone.eval()
+    backbone.to(memory_format=torch.channels_last)
     for parameter in backbone.parameters():
         parameter.requires_grad_(False)
     plain = Prepare(MEAN, STD, augment="none")

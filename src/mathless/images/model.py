@@ -57,6 +57,7 @@ class ImageModel:
         from mathless.networks.training import predict_in_batches, torch_setup
 
         torch_setup(heavy=True)
+        self.module.to(memory_format=torch.channels_last)
         images, labels, files = read_images(listing, self.channels, self.size)
         if len(images) == 0:
             return np.zeros((0, len(self.classes))), labels, files
@@ -273,6 +274,8 @@ def _listing_for(data, target=None, for_truth: bool = False):
 
     if type(data).__name__ == "DataFrame":
         return read.scan_table(data, target=target if for_truth else None, where="the DataFrame")
+    if isinstance(data, (str, Path)) and not Path(data).exists():
+        raise UserError(f"'{data}' does not exist. Give a folder of images{' with one sub-folder per class' if for_truth else ', or an image file'}.")
     if isinstance(data, (str, Path)) and Path(data).is_file() and Path(data).suffix.lower() not in read.IMAGE_SUFFIXES:
         from mathless.data.read import read_table
 

@@ -41,7 +41,8 @@ class Prepare:
             x = _augment(x, **AUGMENT[self.augment])
         mean = torch.tensor(self.mean, device=x.device).view(1, -1, 1, 1)
         std = torch.tensor(self.std, device=x.device).view(1, -1, 1, 1)
-        return (x - mean) / std
+        # channels-last layout: PyTorch's CPU convolutions run up to twice as fast on it
+        return ((x - mean) / std).contiguous(memory_format=torch.channels_last)
 
 
 def _augment(x, turn, zoom, move, mirror, light):

@@ -121,7 +121,7 @@ def image_column(frame) -> str | None:
     best, best_share = None, 0.0
     for column in frame.columns:
         values = frame[column].dropna()
-        if len(values) == 0 or values.dtype != object:
+        if len(values) == 0 or not (values.dtype == object or "str" in str(values.dtype).lower()):
             continue
         sample = values.astype(str).head(200)
         share = sample.str.lower().str.endswith(tuple(IMAGE_SUFFIXES)).mean()
