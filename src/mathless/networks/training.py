@@ -86,7 +86,7 @@ def device():
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def _as_float(batch):
+def _as_float(batch, training: bool = False):
     return batch.float()
 
 
@@ -185,7 +185,7 @@ def train(module, inputs, answers, held_inputs, held_answers, *, task: str = "on
 
     try:
         # 1. the step size, by a short trial run
-        if learning_rate is None and deadline - time.monotonic() < MIN_SECONDS + 1:
+        if learning_rate is None and deadline - time.monotonic() < 1.0:
             learning_rate, speed = 1e-3, None
             result.notes.append("There was too little time to try step sizes; used the usual 0.001.")
         elif learning_rate is None:
@@ -200,17 +200,18 @@ def train(module, inputs, answers, held_inputs, held_answers, *, task: str = "on
         optimizer = torch.optim.AdamW(trainable, lr=learning_rate, weight_decay=weight_decay)
         train_start = time.monotonic()
         reserve = _estimate_check_seconds(speed, len(held_inputs), batch_size)
-        if deadline - train_start - reserve < MIN_SECONDS:
+        least = min(MIN_SECONDS, max(2.0, 0.5 * (deadline - started)))
+        if deadline - train_start - reserve < least:
             result.notes.append(
                 f"The time budget was nearly used up before training began (reading the data and starting up take time); "
-                f"trained for {MIN_SECONDS:.0f} s anyway. Give more time for a better model."
+                f"trained for {least:.0f} s anyway. Give more time for a better model."
             )
-        available = max(MIN_SECONDS, deadline - train_start - reserve)
+        available = max(least, deadline - train_start - reserve)
         deadline = max(deadline, train_start + available)
+        # the schedule runs on the clock (the step size falls as the time runs out), capped at max_passes
         planned_steps = max_passes * steps_per_pass
-        if speed:
-            planned_steps = int(max(1, min(planned_steps, available * speed * 0.95)))
-        planned_passes = planned_steps / steps_per_pass
+        expected_steps = int(max(1, min(planned_steps, available * speed))) if speed else planned_steps
+        planned_passes = expected_steps / steps_per_pass
         patience = max(3, int(planned_passes // 5))
         best_loss, best_state, since_best = math.inf, None, 0
         reference_loss, retries, step, last_check = None, 0, 0, time.monotonic()
@@ -310,7 +311,8 @@ def _find_learning_rate(module, trainable, batch_loss, stream, weight_decay, dea
     low, high = 1e-6, 1.0
     optimizer = torch.optim.AdamW(trainable, lr=low, weight_decay=weight_decay)
     smoothed, best, best_lr, tried = 0.0, math.inf, None, 0
-    time_box = started + max(2.0, (deadline - started) * 0.12)
+    time_box = started + max(0.5, (deadline - started) * 0.12)
+    hard_stop = started + max(1.0, (deadline - started) * 0.3)
     module.train()
     begun = time.monotonic()
     for i in range(steps):
@@ -331,7 +333,8 @@ def _find_learning_rate(module, trainable, batch_loss, stream, weight_decay, dea
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        if time.monotonic() > time_box:
+        now = time.monotonic()
+        if (now > time_box and tried >= 10) or now > hard_stop:
             break
     speed = tried / max(time.monotonic() - begun, 1e-9)
     module.load_state_dict(saved)

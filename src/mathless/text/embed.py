@@ -97,7 +97,8 @@ def embed_texts(texts, quiet: bool = True, batch_size: int = 64):
     if model is None:
         return None
     if not texts:
-        return np.zeros((0, model.get_sentence_embedding_dimension()), dtype=np.float32)
+        size = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return np.zeros((0, size()), dtype=np.float32)
     vectors = model.encode(texts, batch_size=batch_size, show_progress_bar=not quiet,
                            convert_to_numpy=True, normalize_embeddings=True)
     return np.asarray(vectors, dtype=np.float32)
