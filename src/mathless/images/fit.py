@@ -30,12 +30,15 @@ TRANSFER_HEAD = ["mobilenet_v2", "globalpool", "dropout 0.2"]
 
 
 def fit_images(data, target=None, layers=None, network=None, time_limit=60, quiet=False, seed=0,
-               pretrained=None, image_column=None, **ignored_table_options):
+               pretrained=None, image_column=None, base_folder=None, **ignored_table_options):
     """Train an image classifier on ``data``: a folder with one sub-folder per class, or a table of image paths.
 
     ``layers``/``network``: your own network as layer words (or a YAML file of
     them). ``pretrained``: True/False to force or forbid transfer learning
-    (default: use it for photos when the weights are available).
+    (default: use it for photos when the weights are available). For a table:
+    ``target`` is the class column, ``image_column`` the file-name column (found
+    by itself when left out), ``base_folder`` what relative file names are
+    relative to (default: the CSV's folder, or the working folder for a DataFrame).
     """
     from rich.console import Console
 
@@ -50,7 +53,7 @@ def fit_images(data, target=None, layers=None, network=None, time_limit=60, quie
         raise UserError(f"The time budget must be a positive number of seconds (got {time_limit}).")
     console = Console(stderr=True, quiet=quiet, highlight=False)
     words = parse_layers(network if network is not None else layers) if (layers or network) else None
-    listing, source, target_name = _find_images(data, target, image_column)
+    listing, source, target_name = _find_images(data, target, image_column, base_folder)
     classes = _sorted_labels(set(listing.labels))
     _check_classes(listing, classes, source)
 
@@ -125,13 +128,13 @@ def fit_images(data, target=None, layers=None, network=None, time_limit=60, quie
 
 # ---- the images and their classes ---------------------------------------------------
 
-def _find_images(data, target, image_column):
+def _find_images(data, target, image_column, base_folder=None):
     from mathless.images import read
 
     if type(data).__name__ == "DataFrame":
         if target is None:
             raise UserError("Say which column holds the class of each image: fit(frame, target='label').")
-        return read.scan_table(data, target, image_column, where="the DataFrame"), "a DataFrame", str(target)
+        return read.scan_table(data, target, image_column, base=base_folder, where="the DataFrame"), "a DataFrame", str(target)
     path = Path(data)
     if path.is_file():
         from mathless.data.read import read_table
@@ -139,7 +142,8 @@ def _find_images(data, target, image_column):
         if target is None:
             raise UserError(f"Say which column of '{path}' holds the class of each image, e.g. --target label.")
         frame = read_table(path)
-        return read.scan_table(frame, target, image_column, base=path.parent, where=f"'{path}'"), f"'{path}'", str(target)
+        base = base_folder if base_folder is not None else path.parent
+        return read.scan_table(frame, target, image_column, base=base, where=f"'{path}'"), f"'{path}'", str(target)
     return read.scan_class_folder(path), f"'{path}'", "class"
 
 
@@ -287,15 +291,16 @@ def _fit_transfer(images, y, train_rows, held_rows, classes, words, state, budge
     from mathless.images.prepare import Prepare
     from mathless.networks.layers import build_network
     from mathless.networks.mobilenet import MEAN, STD
-    from mathless.networks.training import predict_in_batches, torch_setup, train
+    from mathless.networks.training import device, predict_in_batches, torch_setup, train
 
     torch_setup(heavy=True)
     torch.manual_seed(seed)
+    where = device()
     module, _ = build_network(words, images.shape[1:], len(classes))
     module[0].load_imagenet(state)
     backbone, head = module[0], module[1:]
     backbone.eval()
-    backbone.to(memory_format=torch.channels_last)
+    backbone.to(where).to(memory_format=torch.channels_last)
     for parameter in backbone.parameters():
         parameter.requires_grad_(False)
     plain = Prepare(MEAN, STD, augment="none")
@@ -307,8 +312,8 @@ def _fit_transfer(images, y, train_rows, held_rows, classes, words, state, budge
         with torch.inference_mode():
             for start in range(0, len(rows), 32):
                 budget.step("reading the images with the pretrained network", label)
-                batch = tensor[rows[start:start + 32]]
-                parts.append(backbone(prepare(batch, prepare is varied)).to(torch.float16))
+                batch = tensor[rows[start:start + 32]].to(where)
+                parts.append(backbone(prepare(batch, prepare is varied)).to("cpu", torch.float16))
         return torch.cat(parts)
 
     started = time.monotonic()

@@ -54,10 +54,10 @@ class ImageModel:
         import torch
 
         from mathless.images.read import read_images
-        from mathless.networks.training import predict_in_batches, torch_setup
+        from mathless.networks.training import device, predict_in_batches, torch_setup
 
         torch_setup(heavy=True)
-        self.module.to(memory_format=torch.channels_last)
+        self.module.to(device()).to(memory_format=torch.channels_last)
         images, labels, files = read_images(listing, self.channels, self.size)
         if len(images) == 0:
             return np.zeros((0, len(self.classes))), labels, files
