@@ -19,7 +19,7 @@ KIND = "image"
 WEIGHTS = "weights.safetensors"
 TASK = "one-of-many"
 APPROACH_TITLES = {
-    "transfer": "MobileNetV2 pretrained on ImageNet, with a last layer trained on your images (transfer learning)",
+    "transfer": "MobileNetV2 pretrained on ImageNet, with the layers after it trained on your images (transfer learning)",
     "scratch": "a small convolutional network trained from scratch",
     "yours": "your own network, trained from scratch",
 }

@@ -341,7 +341,7 @@ def build_network(words, input_shape, outputs: int):
                 raise UserError(f"{here}: `mobilenet_v2` needs images of at least 32×32 pixels; these are {shape[1]}×{shape[2]}.")
             backbone = MobileNetV2Features()
             shape = backbone.output_shape(shape)
-            pieces.append(("mobilenet_v2 (pretrained on ImageNet)", [backbone], shape, False))
+            pieces.append(("mobilenet_v2 (pretrained on ImageNet, kept as it is)", [backbone], shape, False))
         elif word == "embedding":
             raise UserError(
                 f"{here}: `embedding` turns word numbers (token ids) into vectors, and this data has none. "
