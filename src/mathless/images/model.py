@@ -50,18 +50,24 @@ class ImageModel:
         return self.input_shape[1]
 
     # ---- predicting -----------------------------------------------------
-    def _probabilities(self, listing):
+    def _probabilities(self, listing, chunk: int = 1024):
+        """Class chances for every readable listed image, read a chunk at a time so any number of files fits in memory."""
         import torch
 
-        from mathless.images.read import read_images
+        from mathless.images.read import ImageList, read_images
         from mathless.networks.training import device, predict_in_batches, torch_setup
 
         torch_setup(heavy=True)
         self.module.to(device()).to(memory_format=torch.channels_last)
-        images, labels, files = read_images(listing, self.channels, self.size)
-        if len(images) == 0:
-            return np.zeros((0, len(self.classes))), labels, files
-        probabilities = predict_in_batches(self.module, torch.from_numpy(images), self.prepare, batch_size=64)
+        parts, labels, files = [], [], []
+        for start in range(0, len(listing.files), chunk):
+            part = ImageList(listing.files[start:start + chunk], listing.labels[start:start + chunk], listing.skipped, listing.root)
+            images, part_labels, part_files = read_images(part, self.channels, self.size)
+            if len(images):
+                parts.append(predict_in_batches(self.module, torch.from_numpy(images), self.prepare, batch_size=64))
+            labels.extend(part_labels)
+            files.extend(part_files)
+        probabilities = np.concatenate(parts) if parts else np.zeros((0, len(self.classes)))
         return probabilities, labels, files
 
     def predict(self, data, console=None):
