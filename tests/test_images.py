@@ -275,3 +275,24 @@ def test_missing_things_are_plain_errors(digit_model, tmp_path):
     out, _ = digit_model
     assert_user_error(run_cli("predict", out, tmp_path / "nowhere"), "does not exist")
     assert_user_error(run_cli("evaluate", out, tmp_path / "nowhere"), "does not exist")
+
+
+def test_fine_tuning_the_pretrained_network_saves_and_loads(photos, tmp_path):
+    import mathless
+    from mathless.networks.mobilenet import pretrained_weights
+
+    if pretrained_weights()[0] is None:
+        pytest.skip("no pretrained weights here")
+    model = mathless.fit(photos / "train", time_limit=10, fine_tune=True, quiet=True)
+    assert model.approach == "transfer"
+    assert any("fine-tun" in note.lower() for note in model.evaluation["training"]["notes"])
+    again = mathless.load(model.save(tmp_path / "tuned"))
+    assert np.allclose(again.predict(photos / "test")["confidence"], model.predict(photos / "test")["confidence"], atol=1e-4)
+
+
+def test_info_shows_the_network_layer_by_layer(digit_model):
+    out, _ = digit_model
+    result = run_cli("info", out)
+    assert result.returncode == 0, result.stderr
+    shown = result.stdout + result.stderr
+    assert "numbers it learns" in shown and "conv 32" in shown

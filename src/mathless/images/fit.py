@@ -30,12 +30,14 @@ TRANSFER_HEAD = ["mobilenet_v2", "globalpool", "dropout 0.2"]
 
 
 def fit_images(data, target=None, layers=None, network=None, time_limit=60, quiet=False, seed=0,
-               pretrained=None, image_column=None, base_folder=None, **ignored_table_options):
+               pretrained=None, fine_tune=False, image_column=None, base_folder=None, **ignored_table_options):
     """Train an image classifier on ``data``: a folder with one sub-folder per class, or a table of image paths.
 
     ``layers``/``network``: your own network as layer words (or a YAML file of
     them). ``pretrained``: True/False to force or forbid transfer learning
-    (default: use it for photos when the weights are available). For a table:
+    (default: use it for photos when the weights are available). ``fine_tune``:
+    also adjust the pretrained network's last blocks (slower; helps most with
+    hundreds of images per class). For a table:
     ``target`` is the class column, ``image_column`` the file-name column (found
     by itself when left out), ``base_folder`` what relative file names are
     relative to (default: the CSV's folder, or the working folder for a DataFrame).
@@ -87,7 +89,7 @@ def fit_images(data, target=None, layers=None, network=None, time_limit=60, quie
         console.print(f"Network: {_title(approach)}, because {reason}.")
         if approach == "transfer":
             module, prepare, trained, held_probabilities, words = _fit_transfer(
-                images, y, train_rows, held_rows, classes, words or TRANSFER_HEAD, state, budget, seed)
+                images, y, train_rows, held_rows, classes, words or TRANSFER_HEAD, state, budget, seed, fine_tune)
         else:
             if words is None:
                 words = default_words(size)
@@ -284,13 +286,18 @@ def _transfer_size(count, budget, state):
     return TRANSFER_SIZES[-1]
 
 
-def _fit_transfer(images, y, train_rows, held_rows, classes, words, state, budget, seed):
-    """Read every image once through the pretrained network, then train the last layer on what it sees."""
+def _fit_transfer(images, y, train_rows, held_rows, classes, words, state, budget, seed, fine_tune=False):
+    """Read every image once through the pretrained network, then train the layers after it on what it sees.
+
+    With ``fine_tune``, the last blocks of the pretrained network are then
+    adjusted too, with small steps, on the stored output of the blocks before them.
+    """
     import torch
+    from torch import nn
 
     from mathless.images.prepare import Prepare
     from mathless.networks.layers import build_network
-    from mathless.networks.mobilenet import MEAN, STD
+    from mathless.networks.mobilenet import FINE_TUNE_FROM, MEAN, STD
     from mathless.networks.training import device, predict_in_batches, torch_setup, train
 
     torch_setup(heavy=True)
@@ -299,6 +306,7 @@ def _fit_transfer(images, y, train_rows, held_rows, classes, words, state, budge
     module, _ = build_network(words, images.shape[1:], len(classes))
     module[0].load_imagenet(state)
     backbone, head = module[0], module[1:]
+    early, late = backbone.features[:FINE_TUNE_FROM], backbone.features[FINE_TUNE_FROM:]
     backbone.eval()
     backbone.to(where).to(memory_format=torch.channels_last)
     for parameter in backbone.parameters():
@@ -306,36 +314,76 @@ def _fit_transfer(images, y, train_rows, held_rows, classes, words, state, budge
     plain = Prepare(MEAN, STD, augment="none")
     varied = Prepare(MEAN, STD, augment="photo")
     tensor = torch.from_numpy(images)
+    as_float = lambda batch, training: batch.float()  # noqa: E731
 
-    def features(rows, prepare, label):
+    def through(part, inputs, prepare, label, source_rows=None):
         parts = []
         with torch.inference_mode():
-            for start in range(0, len(rows), 32):
+            for start in range(0, len(inputs if source_rows is None else source_rows), 32):
                 budget.step("reading the images with the pretrained network", label)
-                batch = tensor[rows[start:start + 32]].to(where)
-                parts.append(backbone(prepare(batch, prepare is varied)).to("cpu", torch.float16))
+                if source_rows is None:
+                    batch = inputs[start:start + 32].to(where).float()
+                else:
+                    batch = prepare(tensor[source_rows[start:start + 32]].to(where), prepare is varied)
+                parts.append(part(batch).to("cpu", torch.float16))
         return torch.cat(parts)
 
     started = time.monotonic()
-    train_features = [features(train_rows, plain, "training images")]
-    train_answers = [y[train_rows]]
-    held_features = features(held_rows, plain, "held-out images")
+    train_maps = [through(early, None, plain, "training images", train_rows)]
+    held_maps = through(early, None, plain, "held-out images", held_rows)
     per_view = time.monotonic() - started
     views = 1
-    # extra changed copies of the training images, while they fit in half of the time left
-    while views < 4 and (per_view * len(train_rows) / len(images)) < 0.5 * budget.left() - 2:
-        train_features.append(features(train_rows, varied, f"changed copy {views} of the training images"))
-        train_answers.append(y[train_rows])
+    share = 0.3 if fine_tune else 0.5
+    # extra changed copies of the training images, while they fit in a share of the time left
+    while views < 4 and (per_view * len(train_rows) / len(images)) < share * budget.left() - 2:
+        train_maps.append(through(early, None, varied, f"changed copy {views} of the training images", train_rows))
         views += 1
-    inputs = torch.cat(train_features)
-    answers = np.concatenate(train_answers)
-    trained = train(head, inputs, answers, held_features, y[held_rows], budget=budget,
-                    deadline=budget.deadline - 0.5, prepare=lambda batch, training: batch.float(),
-                    seed=seed, label="the last layer", batch_size=int(np.clip(len(inputs) // 20, 16, 256)))
+    train_maps = torch.cat(train_maps)
+    answers = np.tile(y[train_rows], views)
+    train_features = through(late, train_maps, None, "last blocks")
+    held_features = through(late, held_maps, None, "last blocks")
+    head_deadline = budget.deadline - 0.5 if not fine_tune else time.monotonic() + 0.35 * budget.left()
+    trained = train(head, train_features, answers, held_features, y[held_rows], budget=budget,
+                    deadline=head_deadline, prepare=as_float, seed=seed, label="the last layers",
+                    batch_size=int(np.clip(len(train_features) // 20, 16, 256)))
     if views > 1:
-        trained.notes.insert(0, f"The last layer also saw {views - 1} randomly changed (mirrored, turned, zoomed) copies of each training image.")
-    probabilities = predict_in_batches(head, held_features, lambda batch, training: batch.float())
+        trained.notes.insert(0, f"The layers after MobileNetV2 also saw {views - 1} randomly changed (mirrored, turned, zoomed) copies of each training image.")
+    probabilities = predict_in_batches(head, held_features, as_float)
+    if fine_tune and budget.left() > 3:
+        for parameter in late.parameters():
+            parameter.requires_grad_(True)
+        tail = nn.Sequential(late, head)
+        head_before = {k: v.detach().clone() for k, v in head.state_dict().items()}
+        before = trained.best.get("loss", float("inf"))
+        tuned = train(tail, train_maps, answers, held_maps, y[held_rows], budget=budget, deadline=budget.deadline - 0.5,
+                      prepare=as_float, seed=seed, label="the last blocks of MobileNetV2", learning_rate=1e-4,
+                      frozen_norms=True, heavy=True, batch_size=int(np.clip(len(train_maps) // 20, 16, 64)))
+        if tuned.best.get("loss", float("inf")) < before:
+            probabilities = predict_in_batches(tail, held_maps, as_float)
+            trained.notes.append(
+                f"Fine-tuned the last {len(late)} blocks of MobileNetV2 for {tuned.passes:.1f} passes: held-out error "
+                f"{before:.3g} -> {tuned.best['loss']:.3g}."
+            )
+            trained.history.extend(tuned.history)
+            trained.best = tuned.best
+        else:
+            trained.notes.append("Fine-tuning MobileNetV2's last blocks did not help on the held-out images; kept them as they were.")
+            _restore_late(late, state, FINE_TUNE_FROM)
+            head.load_state_dict(head_before)
     for parameter in backbone.parameters():
         parameter.requires_grad_(True)
     module.eval()
     return module.cpu(), plain, trained, probabilities, words
+
+
+def _restore_late(late, state, start):
+    """Put the pretrained weights back into the last blocks (after a fine-tuning that did not help)."""
+    import torch
+
+    own = {}
+    for key, value in state.items():
+        parts = key.split(".")
+        if parts[0] == "features" and int(parts[1]) >= start:
+            own[".".join([str(int(parts[1]) - start), *parts[2:]])] = value
+    with torch.no_grad():
+        late.load_state_dict(own)

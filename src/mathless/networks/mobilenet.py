@@ -32,6 +32,7 @@ STD = (0.229, 0.224, 0.225)
 # (expansion, channels out, repeats, first stride) of each group of blocks, from the paper
 BLOCKS = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]
 FEATURES = 1280
+FINE_TUNE_FROM = 14  # fine-tuning adjusts blocks 14-18: the last, most photo-specific ones, at the smallest image size
 
 
 class ConvNormReLU(nn.Sequential):

@@ -133,7 +133,7 @@ def train(module, inputs, answers, held_inputs, held_answers, *, task: str = "on
           time_limit: float | None = None, deadline: float | None = None, budget=None, prepare=None,
           batch_size: int | None = None, max_passes: int = 200, weight_decay: float = 0.01,
           learning_rate: float | None = None, seed: int = 0, label: str = "neural network",
-          quiet: bool = False, heavy: bool = False) -> Trained:
+          quiet: bool = False, heavy: bool = False, frozen_norms: bool = False) -> Trained:
     """Train ``module`` in place on ``inputs``/``answers``; keep the weights best on the held-out examples.
 
     ``inputs`` is a CPU tensor (uint8 images, float rows …) and ``prepare(batch,
@@ -142,7 +142,9 @@ def train(module, inputs, answers, held_inputs, held_answers, *, task: str = "on
     "one-of-many"/"yes/no" (answers are class numbers) or "number" (answers are
     floats, ideally scaled to an average of 0 and a spread of 1). Give a time
     limit in seconds, an absolute ``time.monotonic()`` deadline, or a running
-    ``Budget`` (which then shows the progress).
+    ``Budget`` (which then shows the progress). ``frozen_norms`` keeps every
+    batchnorm layer's stored averages as they are (for fine-tuning a pretrained
+    network on few images, whose small batches would otherwise overwrite them).
     """
     from mathless.learners.budget import Budget
 
@@ -190,6 +192,7 @@ def train(module, inputs, answers, held_inputs, held_answers, *, task: str = "on
             result.notes.append("There was too little time to try step sizes; used the usual 0.001.")
         elif learning_rate is None:
             budget.step(label, "finding a good step size")
+            _training_mode(module, frozen_norms)
             learning_rate, speed = _find_learning_rate(module, trainable, batch_loss, order_stream(), weight_decay,
                                                        deadline, started, steps_per_pass, result.notes)
         else:
@@ -218,7 +221,7 @@ def train(module, inputs, answers, held_inputs, held_answers, *, task: str = "on
         check_every = max(2.0, available / 8)
         stream = order_stream()
 
-        module.train()
+        _training_mode(module, frozen_norms)
         while True:
             now = time.monotonic()
             progress = max(step / planned_steps, (now - train_start) / available)
@@ -256,7 +259,7 @@ def train(module, inputs, answers, held_inputs, held_answers, *, task: str = "on
             end_of_pass = step % steps_per_pass == 0
             if end_of_pass or time.monotonic() - last_check > check_every or step >= planned_steps:
                 scores = _held_out_scores(module, held_inputs, held_answers, prepare, task)
-                module.train()
+                _training_mode(module, frozen_norms)
                 last_check = time.monotonic()
                 scores.update(passes=round(step / steps_per_pass, 2), seconds=round(last_check - started, 1), train_loss=value)
                 result.history.append(scores)
@@ -291,6 +294,16 @@ def train(module, inputs, answers, held_inputs, held_answers, *, task: str = "on
     return result
 
 
+def _training_mode(module, frozen_norms: bool) -> None:
+    module.train()
+    if frozen_norms:
+        import torch
+
+        for part in module.modules():
+            if isinstance(part, torch.nn.modules.batchnorm._BatchNorm):
+                part.eval()
+
+
 def _estimate_check_seconds(speed, held_rows, batch_size) -> float:
     if not speed:
         return 0.5
@@ -313,7 +326,6 @@ def _find_learning_rate(module, trainable, batch_loss, stream, weight_decay, dea
     smoothed, best, best_lr, tried = 0.0, math.inf, None, 0
     time_box = started + max(0.5, (deadline - started) * 0.12)
     hard_stop = started + max(1.0, (deadline - started) * 0.3)
-    module.train()
     begun = time.monotonic()
     for i in range(steps):
         lr = low * (high / low) ** (i / (steps - 1))
