@@ -296,3 +296,34 @@ def test_info_shows_the_network_layer_by_layer(digit_model):
     assert result.returncode == 0, result.stderr
     shown = result.stdout + result.stderr
     assert "numbers it learns" in shown and "conv 32" in shown
+
+
+def test_a_checkpoint_is_a_loadable_model_while_training(digits, tmp_path, monkeypatch):
+    import mathless
+    from mathless.images import fit as image_fit
+
+    seen = []
+    real_writer = image_fit._checkpoint_writer
+
+    def watching(folder, *args):
+        save = real_writer(folder, *args)
+
+        def save_and_look(*inner):
+            save(*inner)
+            seen.append(mathless.load(folder).predict(digits / "test" / "1"))
+        return save_and_look
+
+    monkeypatch.setattr(image_fit, "_checkpoint_writer", watching)
+    from mathless.networks import training
+
+    monkeypatch.setattr(training, "train", _with_frequent_checkpoints(training.train))
+    model = mathless.fit(digits / "train", time_limit=4, checkpoint=tmp_path / "checkpoint", quiet=True)
+    assert seen and len(seen[-1]) == 8
+    assert not (tmp_path / "checkpoint").exists()  # removed once training ended well
+    assert model.metrics["accuracy"] > 0.5
+
+
+def _with_frequent_checkpoints(train):
+    def frequent(*args, **kwargs):
+        return train(*args, **dict(kwargs, checkpoint_every=0.0))
+    return frequent

@@ -30,7 +30,8 @@ TRANSFER_HEAD = ["mobilenet_v2", "globalpool", "dropout 0.2"]
 
 
 def fit_images(data, target=None, layers=None, network=None, time_limit=60, quiet=False, seed=0,
-               pretrained=None, fine_tune=False, image_column=None, base_folder=None, **ignored_table_options):
+               pretrained=None, fine_tune=False, image_column=None, base_folder=None, checkpoint=None,
+               **ignored_table_options):
     """Train an image classifier on ``data``: a folder with one sub-folder per class, or a table of image paths.
 
     ``layers``/``network``: your own network as layer words (or a YAML file of
@@ -41,6 +42,9 @@ def fit_images(data, target=None, layers=None, network=None, time_limit=60, quie
     ``target`` is the class column, ``image_column`` the file-name column (found
     by itself when left out), ``base_folder`` what relative file names are
     relative to (default: the CSV's folder, or the working folder for a DataFrame).
+    ``checkpoint``: a folder where the best model so far is saved every 30 s or
+    so while training (a loadable model folder, so a crash loses little); it is
+    removed when training ends normally.
     """
     from rich.console import Console
 
@@ -70,7 +74,9 @@ def fit_images(data, target=None, layers=None, network=None, time_limit=60, quie
     notes: list = []
     with budget:
         if approach == "transfer":
-            size, channels = _transfer_size(len(listing.files), budget, state), 3
+            (size, slow), channels = _transfer_size(len(listing.files), budget, state), 3
+            if slow:
+                notes.append(slow)
         budget.step("reading images", f"{len(listing.files):,} files")
         images, labels, files = read.read_images(listing, channels, size)
         note = read.skipped_note(listing)
@@ -87,14 +93,17 @@ def fit_images(data, target=None, layers=None, network=None, time_limit=60, quie
         for line in notes:
             console.print(f"Note: {line}")
         console.print(f"Network: {_title(approach)}, because {reason}.")
+        save_checkpoint = _checkpoint_writer(checkpoint, classes, (channels, size), approach, reason, target_name,
+                                             y[train_rows], source, len(images), time_limit)
         if approach == "transfer":
             module, prepare, trained, held_probabilities, words = _fit_transfer(
-                images, y, train_rows, held_rows, classes, words or TRANSFER_HEAD, state, budget, seed, fine_tune)
+                images, y, train_rows, held_rows, classes, words or TRANSFER_HEAD, state, budget, seed, fine_tune,
+                save_checkpoint)
         else:
             if words is None:
                 words = default_words(size)
             module, prepare, trained, held_probabilities = _fit_scratch(
-                images, y, train_rows, held_rows, classes, words, grey, budget, seed)
+                images, y, train_rows, held_rows, classes, words, grey, budget, seed, save_checkpoint)
     notes.extend(trained.notes)
     y_held = y[held_rows]
     metrics = score("one-of-many", y_held, held_probabilities)
@@ -118,6 +127,10 @@ def fit_images(data, target=None, layers=None, network=None, time_limit=60, quie
         data={"source": source, "rows": int(len(images)), "classes": counts,
               "skipped": [[listing.name_of(p), why] for p, why in listing.skipped], "notes": notes},
     )
+    if checkpoint is not None and (Path(checkpoint) / "manifest.json").exists():
+        import shutil
+
+        shutil.rmtree(checkpoint, ignore_errors=True)
     if not quiet:
         print_shape_table(rows, console)
         print_verdict(console, model, title=f"How good is it? ({model.evaluation['method']}, {len(held_rows):,} images)")
@@ -242,7 +255,7 @@ def default_words(size: int) -> list:
     return words + ["flatten", "dense 128", "dropout 0.3"]
 
 
-def _fit_scratch(images, y, train_rows, held_rows, classes, words, grey, budget, seed):
+def _fit_scratch(images, y, train_rows, held_rows, classes, words, grey, budget, seed, save_checkpoint=None):
     import torch
 
     from mathless.images.prepare import Prepare, channel_stats
@@ -258,7 +271,8 @@ def _fit_scratch(images, y, train_rows, held_rows, classes, words, grey, budget,
     reserve = 0.05 * budget.seconds + len(images) * 2e-5
     trained = train(module, tensor[train_rows], y[train_rows], held, y[held_rows], budget=budget,
                     deadline=budget.deadline - reserve, prepare=prepare, seed=seed, heavy=True,
-                    label="the network")
+                    label="the network",
+                    on_best=(lambda scores: save_checkpoint(module, words, prepare, scores)) if save_checkpoint else None)
     probabilities = predict_in_batches(module, held, prepare)
     return module.cpu(), prepare, trained, probabilities
 
@@ -282,11 +296,18 @@ def _transfer_size(count, budget, state):
         per_image = (time.monotonic() - started) / 8
     for size in TRANSFER_SIZES:
         if count * per_image * (size / 128) ** 2 <= 0.4 * budget.left():
-            return size
-    return TRANSFER_SIZES[-1]
+            return size, None
+    smallest = TRANSFER_SIZES[-1]
+    needed = count * per_image * (smallest / 128) ** 2
+    return smallest, (
+        f"reading {count:,} images through the pretrained network takes about {needed:.0f} s here, more than the "
+        f"{budget.seconds:.0f} s budget allows, so training will take longer than asked. "
+        f"Give about {needed * 3:.0f} s (--time) for a better model"
+    )
 
 
-def _fit_transfer(images, y, train_rows, held_rows, classes, words, state, budget, seed, fine_tune=False):
+def _fit_transfer(images, y, train_rows, held_rows, classes, words, state, budget, seed, fine_tune=False,
+                  save_checkpoint=None):
     """Read every image once through the pretrained network, then train the layers after it on what it sees.
 
     With ``fine_tune``, the last blocks of the pretrained network are then
@@ -343,9 +364,10 @@ def _fit_transfer(images, y, train_rows, held_rows, classes, words, state, budge
     train_features = through(late, train_maps, None, "last blocks")
     held_features = through(late, held_maps, None, "last blocks")
     head_deadline = budget.deadline - 0.5 if not fine_tune else time.monotonic() + 0.35 * budget.left()
+    on_best = (lambda scores: save_checkpoint(module, words, plain, scores)) if save_checkpoint else None
     trained = train(head, train_features, answers, held_features, y[held_rows], budget=budget,
                     deadline=head_deadline, prepare=as_float, seed=seed, label="the last layers",
-                    batch_size=int(np.clip(len(train_features) // 20, 16, 256)))
+                    batch_size=int(np.clip(len(train_features) // 20, 16, 256)), on_best=on_best)
     if views > 1:
         trained.notes.insert(0, f"The layers after MobileNetV2 also saw {views - 1} randomly changed (mirrored, turned, zoomed) copies of each training image.")
     probabilities = predict_in_batches(head, held_features, as_float)
@@ -357,7 +379,8 @@ def _fit_transfer(images, y, train_rows, held_rows, classes, words, state, budge
         before = trained.best.get("loss", float("inf"))
         tuned = train(tail, train_maps, answers, held_maps, y[held_rows], budget=budget, deadline=budget.deadline - 0.5,
                       prepare=as_float, seed=seed, label="the last blocks of MobileNetV2", learning_rate=1e-4,
-                      frozen_norms=True, heavy=True, batch_size=int(np.clip(len(train_maps) // 20, 16, 64)))
+                      frozen_norms=True, heavy=True, batch_size=int(np.clip(len(train_maps) // 20, 16, 64)),
+                      on_best=on_best)
         if tuned.best.get("loss", float("inf")) < before:
             probabilities = predict_in_batches(tail, held_maps, as_float)
             trained.notes.append(
@@ -374,6 +397,35 @@ def _fit_transfer(images, y, train_rows, held_rows, classes, words, state, budge
         parameter.requires_grad_(True)
     module.eval()
     return module.cpu(), plain, trained, probabilities, words
+
+
+def _checkpoint_writer(folder, classes, shape, approach, reason, target_name, y_train, source, images, time_limit):
+    """A function that saves the model as it is now into ``folder`` (or None when no checkpoint was asked for)."""
+    if folder is None:
+        return None
+    from mathless.images.model import ImageModel
+    from mathless.networks.layers import words_of
+
+    shares = np.bincount(y_train, minlength=len(classes)) / len(y_train)
+
+    def save(module, words, prepare, scores):
+        channels, size = shape
+        metrics = {"accuracy": scores.get("accuracy", 0.0), "log_loss": scores["loss"]}
+        naive = float(-np.log(max(float(shares.max()), 1e-7)))
+        model = ImageModel(
+            classes=classes, words=words_of(words), input_shape=(channels, size, size), prepare=prepare, module=module,
+            approach=approach, approach_reason=reason, metrics=metrics,
+            baseline={"accuracy": float(shares.max()), "log_loss": naive}, target=target_name,
+            evaluation={"method": "a checkpoint taken during training (held-out images)", "rows": 0,
+                        "baseline_answer": classes[int(np.argmax(shares))],
+                        "class_shares": {c: float(v) for c, v in zip(classes, shares)},
+                        "leaderboard": {approach: metrics}, "weights": {approach: 1.0},
+                        "time_limit": float(time_limit), "checkpoint": True, "passes": scores.get("passes")},
+            data={"source": source, "rows": int(images), "notes": ["saved during training, before it finished"]},
+        )
+        model.save(folder, overwrite=True)
+
+    return save
 
 
 def _restore_late(late, state, start):

@@ -133,7 +133,8 @@ def train(module, inputs, answers, held_inputs, held_answers, *, task: str = "on
           time_limit: float | None = None, deadline: float | None = None, budget=None, prepare=None,
           batch_size: int | None = None, max_passes: int = 200, weight_decay: float = 0.01,
           learning_rate: float | None = None, seed: int = 0, label: str = "neural network",
-          quiet: bool = False, heavy: bool = False, frozen_norms: bool = False) -> Trained:
+          quiet: bool = False, heavy: bool = False, frozen_norms: bool = False, on_best=None,
+          checkpoint_every: float = 30.0) -> Trained:
     """Train ``module`` in place on ``inputs``/``answers``; keep the weights best on the held-out examples.
 
     ``inputs`` is a CPU tensor (uint8 images, float rows …) and ``prepare(batch,
@@ -145,6 +146,9 @@ def train(module, inputs, answers, held_inputs, held_answers, *, task: str = "on
     ``Budget`` (which then shows the progress). ``frozen_norms`` keeps every
     batchnorm layer's stored averages as they are (for fine-tuning a pretrained
     network on few images, whose small batches would otherwise overwrite them).
+    ``on_best(scores)`` is called when the held-out score has improved, at most
+    every ``checkpoint_every`` seconds, with the module holding the best weights
+    (to write a checkpoint that survives a crash).
     """
     from mathless.learners.budget import Budget
 
@@ -218,6 +222,7 @@ def train(module, inputs, answers, held_inputs, held_answers, *, task: str = "on
         patience = max(3, int(planned_passes // 5))
         best_loss, best_state, since_best = math.inf, None, 0
         reference_loss, retries, step, last_check = None, 0, 0, time.monotonic()
+        last_saved = time.monotonic()
         check_every = max(2.0, available / 8)
         stream = order_stream()
 
@@ -267,6 +272,9 @@ def train(module, inputs, answers, held_inputs, held_answers, *, task: str = "on
                     best_loss, since_best = scores["loss"], 0
                     best_state = {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
                     result.best = dict(scores)
+                    if on_best is not None and time.monotonic() - last_saved >= checkpoint_every:
+                        last_saved = time.monotonic()
+                        _checkpoint(on_best, module, scores, frozen_norms, result.notes)
                 else:
                     since_best += 1
                 detail = f"pass {step / steps_per_pass:.1f} of about {planned_passes:.0f}"
@@ -292,6 +300,16 @@ def train(module, inputs, answers, held_inputs, held_answers, *, task: str = "on
     trained_for = time.monotonic() - locals().get("train_start", started)
     result.examples_per_second = (locals().get("step", 0) or 0) * batch_size / max(trained_for, 1e-9)
     return result
+
+
+def _checkpoint(on_best, module, scores, frozen_norms, notes) -> None:
+    module.eval()
+    try:
+        on_best(dict(scores))
+    except OSError as error:
+        if not any("checkpoint" in note for note in notes):
+            notes.append(f"Could not write a checkpoint ({error}); training went on without one.")
+    _training_mode(module, frozen_norms)
 
 
 def _training_mode(module, frozen_norms: bool) -> None:
