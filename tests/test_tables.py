@@ -280,3 +280,24 @@ def test_text_column_is_read_the_better_way():
     assert model.metrics["accuracy"] > model.baseline["accuracy"] + 0.2
     predicted = model.predict(pd.DataFrame({"headline": ["Shares fall as oil price climbs", "", "😀 Ψ 日本語"]}))
     assert len(predicted) == 3
+
+
+def test_a_csv_of_image_paths_is_learned_from_the_images(tmp_path):
+    """The role inference recognises a column of image files and hands the table to the image learner."""
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    (tmp_path / "pictures").mkdir()
+    rows = []
+    for i, (image, label) in enumerate(zip(digits.images[:300], digits.target[:300])):
+        name = f"pictures/{i}.png"
+        Image.fromarray((image * 16).clip(0, 255).astype(np.uint8)).save(tmp_path / name)
+        rows.append({"file": name, "digit": f"d{label}"})
+    pd.DataFrame(rows).to_csv(tmp_path / "labels.csv", index=False)
+    result = run_cli("fit", tmp_path / "labels.csv", "--target", "digit", "--time", "8", "--out", tmp_path / "m",
+                     cwd=tmp_path.parent)  # relative paths resolve against the CSV's folder, not the working one
+    assert result.returncode == 0, result.stderr
+    assert "Column 'file' holds image files" in result.stderr
+    manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    assert manifest["kind"] == "image" and len(manifest["classes"]) == 10

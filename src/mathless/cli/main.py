@@ -59,6 +59,7 @@ def fit(
     role: List[str] = typer.Option([], "--role", help="Force a column's role, e.g. --role zip=category."),
     layers: Optional[str] = typer.Option(None, "--layers", help="Your own network as layer words, e.g. \"dense 64, dropout 0.2, dense 32\"."),
     network: Optional[Path] = typer.Option(None, "--network", help="Your own network: a YAML file listing layer words."),
+    fine_tune: bool = typer.Option(False, "--fine-tune", help="Images: also adjust the pretrained network's last blocks (slower)."),
     seed: int = typer.Option(0, "--seed", help="Random seed, for repeatable results."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the output folder if it exists."),
     demo: bool = typer.Option(False, "--demo", help="Use the built-in demo table (penguins) instead of a file."),
@@ -90,12 +91,18 @@ def fit(
         options["layers"] = layers
     if network is not None:
         options["network"] = network
+    images = isinstance(data, Path) and data.is_dir()
+    if images:  # a checkpoint of the best weights so far survives a crash or Ctrl-C
+        options.update(checkpoint=Path(f"{out}-checkpoint"), fine_tune=fine_tune)
+    elif fine_tune:
+        raise UserError("--fine-tune is for image folders (it adjusts the pretrained photo network).")
     model = mathless.fit(data, target=target, **options)
     model.save(out, overwrite=overwrite)
     if as_json:
         print(json.dumps(model.summary(), indent=2, default=str))
     else:
-        _console(quiet).print(f"\nSaved the model to '{out}'. Next: mathless predict {out} NEW.csv")
+        new = "NEW-FOLDER/" if images or type(model).__name__ == "ImageModel" else "NEW.csv"
+        _console(quiet).print(f"\nSaved the model to '{out}'. Next: mathless predict {out} {new}")
 
 
 @app.command()

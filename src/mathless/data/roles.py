@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from mathless.errors import UserError, did_you_mean
 
-ROLES = ("number", "category", "yes/no", "date", "text", "id", "constant", "empty")
+ROLES = ("number", "category", "yes/no", "date", "text", "image", "id", "constant", "empty")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 USED_ROLES = ("number", "category", "yes/no", "date", "text")
 TASKS = ("yes/no", "one-of-many", "number")
 TASK_ALIASES = {
@@ -118,6 +119,8 @@ def column_role(series, name: str) -> tuple[str, str]:
         return "number", f"numbers ({distinct:,} different values)"
     text = sample.astype(str).str.strip()
     as_number = pd.to_numeric(text, errors="coerce")
+    if text.str.lower().str.endswith(IMAGE_SUFFIXES).mean() >= 0.9:
+        return "image", "paths of image files"
     if as_number.notna().mean() >= 0.95:
         bad = int(as_number.isna().sum())
         return "number", f"numbers written as text ({bad} cells in a sample of {len(text)} were not numbers and count as missing)"

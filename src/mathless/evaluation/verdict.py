@@ -31,14 +31,20 @@ def amount(value: float) -> str:
     return f"{value:.3g}"
 
 
+def _per_hundred(share: float) -> str:
+    """83 — or 99.6 when whole numbers would hide the difference near the top."""
+    value = share * 100
+    return f"{value:.1f}" if 99 < value < 100 else f"{value:.0f}"
+
+
 def headline(model) -> str:
     """One sentence: the model next to the naive baseline."""
     m, b = model.metrics, model.baseline
     if is_classification(model.task):
         answer = model.evaluation["baseline_answer"]
         return (
-            f"right {m['accuracy'] * 100:.0f} times in 100; always answering '{answer}' "
-            f"gets {b['accuracy'] * 100:.0f}"
+            f"right {_per_hundred(m['accuracy'])} times in 100; always answering '{answer}' "
+            f"gets {_per_hundred(b['accuracy'])}"
         )
     return (
         f"typically off by {amount(m['mae'])}; always guessing the average "

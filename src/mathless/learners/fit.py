@@ -49,6 +49,10 @@ def fit(data, target=None, time_limit=60, task=None, roles=None, ignore=(), seed
     where = describe(data)
     frame, y, task, task_reason, classes = _target(frame, str(target), task, where, notes)
     found_roles = infer_roles(frame, str(target), roles, list(ignore or ()))
+    images = [r.column for r in found_roles if r.role == "image"]
+    if images:
+        return _fit_image_table(data, frame, str(target), images, found_roles, budget, console,
+                                quiet=quiet, seed=seed, layers=layers, network=network)
     from mathless.evaluation.verdict import print_roles
 
     print_roles(console, found_roles, str(target), task, task_reason, len(frame))
@@ -178,6 +182,21 @@ def _folds(y, task, rows, seed):
 def rows_of(design: Design, rows) -> Design:
     return Design(design.trees[rows], design.dense[rows], design.tree_names,
                   design.tree_categorical, design.dense_names)
+
+
+def _fit_image_table(data, frame, target, images, roles, budget, console, **options):
+    """A table whose column names image files: the images are what to learn from (see mathless/images)."""
+    from pathlib import Path
+
+    from mathless.images.fit import fit_images
+
+    others = [r.column for r in roles if r.used and r.column not in images]
+    console.print(f"Column '{images[0]}' holds image files: learning from the images"
+                  + (f" (the other columns, {', '.join(others[:5])}, are not used with images yet)." if others else "."))
+    is_file = type(data).__name__ != "DataFrame"
+    return fit_images(data if is_file else frame, target=target, image_column=images[0],
+                      base_folder=Path(data).parent if is_file else None,
+                      time_limit=max(1.0, budget.left()), **options)
 
 
 def _choose_text_reading(frame, y, task, prep, folds, budget, console) -> dict:
