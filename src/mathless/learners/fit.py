@@ -3,12 +3,15 @@
 The flow, top to bottom:
 1. read the table and check the target column;
 2. work out the task and every column's role (with reasons, shown to the user);
-3. prepare the columns as numbers;
+3. prepare the columns as numbers (text as word counts or sentence embeddings,
+   whichever does better on held-out rows);
 4. train each learner on the same splits (5-fold cross-validation on up to
    20,000 rows, otherwise one held-out 20%), each within its slice of the time
    budget;
 5. blend the learners' held-out predictions where that helps, and score the
-   result against the naive baseline on rows no learner trained on.
+   result against the naive baseline on rows no learner trained on;
+6. gather what the report and the doctor need, in the last 15% of the budget.
+A table whose column names image files goes to the image learner instead.
 """
 
 from __future__ import annotations
