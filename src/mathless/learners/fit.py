@@ -224,7 +224,7 @@ def _choose_text_reading(frame, y, task, prep, folds, budget, console) -> dict:
     started = time.monotonic()
     embed_column(sample)
     per_row = (time.monotonic() - started) / max(1, len(sample))
-    if per_row * len(frame) * len(texts) > 0.4 * budget.left():
+    if per_row * len(frame) * len(texts) > 0.6 * budget.left():
         return {"chosen": "word counts (TF-IDF)",
                 "why": f"reading {len(frame):,} texts with the sentence model would take about "
                        f"{per_row * len(frame) * len(texts):.0f} s; give a longer --time to try it"}

@@ -22,7 +22,7 @@ import numpy as np
 from mathless.errors import UserError
 
 MAX_CATEGORIES = 100
-TEXT_TERMS = 2000
+TEXT_TERMS = 20_000
 YES_WORDS = {"yes", "y", "true", "t", "1", "1.0"}
 
 
