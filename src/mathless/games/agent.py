@@ -336,7 +336,7 @@ def plot_curve(history, frames_per_step: int, path: Path, title: str = "") -> No
             axis.set_xlabel(label)
             axis.set_ylabel("score")
             axis.grid(alpha=0.3)
-        by_time.legend(loc="lower right")
+        by_time.legend(loc="upper left", fontsize="small")
     figure.suptitle(title)
     figure.tight_layout()
     figure.savefig(path, dpi=80)
