@@ -213,7 +213,6 @@ def _choose_text_reading(frame, y, task, prep, folds, budget, console) -> dict:
     if not available():
         return {"chosen": "word counts (TF-IDF)", "why": why_unavailable()}
     from scipy import sparse
-    from sklearn.linear_model import LogisticRegression, Ridge
 
     from mathless.learners.prepare import _text_matrix, embed_column
 
@@ -233,13 +232,18 @@ def _choose_text_reading(frame, y, task, prep, folds, budget, console) -> dict:
     meanings = np.hstack([embed_column(frame[s["name"]]) for s in texts])
     scores = {}
     for reading, X in (("word counts (TF-IDF)", counts), ("sentence embeddings (all-MiniLM-L6-v2)", meanings)):
+        # the same linear learner the fit uses (it picks its regularisation on these held-out rows)
+        train = Design(X[train_rows], X[train_rows], [], [], [])
+        val = Design(X[val_rows], X[val_rows], [], [], [])
+        classes = int(y.max()) + 1 if is_classification(task) else 0
+        probe = linear.Linear().fit(train, y[train_rows], val, y[val_rows], task, classes,
+                                    deadline=time.monotonic() + 0.1 * budget.left())
+        predicted = probe.predict(val, task)
+        truth = y[val_rows]
         if is_classification(task):
-            model = LogisticRegression(C=1.0, max_iter=1000).fit(X[train_rows], y[train_rows])
-            scores[reading] = float((model.predict(X[val_rows]) == y[val_rows]).mean())
+            scores[reading] = float((predicted.argmax(axis=1) == truth).mean())
         else:
-            model = Ridge(alpha=1.0).fit(X[train_rows], y[train_rows])
-            truth = y[val_rows]
-            scores[reading] = float(1 - ((model.predict(X[val_rows]) - truth) ** 2).sum() / ((truth - truth.mean()) ** 2).sum())
+            scores[reading] = float(1 - ((predicted - truth) ** 2).sum() / ((truth - truth.mean()) ** 2).sum())
     chosen = max(scores, key=scores.get)
     if chosen.startswith("sentence"):
         for spec in texts:
