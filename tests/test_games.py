@@ -114,8 +114,10 @@ def test_dqn_trains_saves_and_loads(tmp_path):
 
 def test_ctrl_c_saves_the_run(tmp_path):
     run = tmp_path / "stopped"
+    # a shell starts background jobs with Ctrl-C ignored, and children inherit that: give this one a normal Ctrl-C
     process = subprocess.Popen([MATHLESS, "play", "CartPole-v1", "--minutes", "5", "--out", str(run)],
-                               stderr=subprocess.PIPE, text=True)
+                               stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     for line in process.stderr:  # wait until training is under way
         if "moves" in line or time.monotonic() > deadline:

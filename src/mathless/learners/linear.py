@@ -60,7 +60,7 @@ class Linear:
         if task == "number":
             return raw[:, 0]
         if raw.shape[1] == 1:  # two classes: one score for the second
-            p = 1 / (1 + np.exp(-raw[:, 0]))
+            p = 1 / (1 + np.exp(-np.clip(raw[:, 0], -50, 50)))
             return np.column_stack([1 - p, p])
         raw = raw - raw.max(axis=1, keepdims=True)
         e = np.exp(raw)
