@@ -20,6 +20,28 @@ def run_cli(*args, cwd=None, timeout=600):
     )
 
 
+def screenshot_in_chromium(page: Path, folder: Path, size=(1200, 2600)):
+    """Open ``page`` in headless Chromium; return (the screenshot as an RGB array, console errors)."""
+    import shutil
+
+    import numpy as np
+    from PIL import Image
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "Debian's chromium is needed for this test (the Makefile installs it)"
+    shot = folder / f"{page.stem}.png"
+    browser = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={folder / 'chromium-profile'}", "--enable-logging=stderr", "--v=0",
+         f"--window-size={size[0]},{size[1]}", f"--screenshot={shot}", page.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert shot.exists(), browser.stderr[-2000:]
+    console = [line for line in browser.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
+    return np.asarray(Image.open(shot).convert("RGB")).astype(int), console
+
+
 def assert_user_error(result, *fragments):
     """Exit status 2, a plain message naming the fragments, and no traceback."""
     assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)

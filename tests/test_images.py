@@ -326,3 +326,104 @@ def _with_frequent_checkpoints(train):
     def frequent(*args, **kwargs):
         return train(*args, **dict(kwargs, checkpoint_every=0.0))
     return frequent
+
+
+# ---- report, doctor and explain for image models -------------------------------------------
+
+def test_image_report_in_the_terminal_and_a_real_browser(digit_model, tmp_path):
+    from conftest import screenshot_in_chromium
+
+    out, _ = digit_model
+    page = tmp_path / "digits.html"
+    result = run_cli("report", out, "--html", page)
+    assert result.returncode == 0, result.stderr
+    assert "Report: telling apart 10 classes of images" in result.stderr
+    assert "Where it looks" in result.stderr and "Per answer (held-out images)" in result.stderr
+    text = page.read_text()
+    for heading in ("The doctor", "The data", "The network", "Learning curves", "Right and wrong answers",
+                    "Per answer", "What mattered most", "The worst mistakes"):
+        assert f"<h2>{heading}</h2>" in text, heading
+    assert text.count("src='data:image/png;base64,") >= 10 + 4  # an example per class, plots, mistakes
+    assert "<script" not in text and "http://" not in text and "https://" not in text
+    pixels, console = screenshot_in_chromium(page, tmp_path)
+    assert console == [], console
+    assert (pixels[..., 2] - pixels[..., 0] > 60).mean() > 0.005  # the blue plots are drawn
+    dark = (pixels.sum(axis=2) < 150).mean()
+    assert dark > 0.01  # text and the digits' black backgrounds
+
+
+def test_explain_a_picture_with_numbers_that_add_up(digit_model, digits):
+    """The chances match predict's; the map, the layers and a training step are all there."""
+    out, _ = digit_model
+    result = run_cli("explain", out, digits / "test", "--row", "3", "--json")
+    assert result.returncode == 0, result.stderr
+    explained = json.loads(result.stdout)
+    assert abs(sum(explained["chances"].values()) - 1) < 1e-3
+    assert explained["truth"] == explained["file"].split("/")[0]  # the class folder it sits in
+    import mathless
+
+    predicted = mathless.load(out).predict(digits / "test" / explained["file"]).iloc[0]
+    assert predicted["predicted_class"] == explained["answer"]
+    assert abs(predicted["confidence"] - explained["chances"][explained["answer"]]) < 1e-3
+    text = "\n".join(explained["why"] + explained["network"])
+    assert "falls most when the" in text and "Convolution 1:" in text and "pool: keeps the largest" in text
+    assert "Softmax turns the output scores into chances" in text and "One training step" in text
+    assert len(explained["patch_drops"]) == 7
+
+
+def test_explain_of_a_picture_checks_its_input(digit_model, digits, tmp_path):
+    out, _ = digit_model
+    assert_user_error(run_cli("explain", out, digits / "test", "--row", "999"), "image 999 does not exist")
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    assert_user_error(run_cli("explain", out, tmp_path / "broken.png"), "could not be read")
+
+
+def _image_findings(folder, **options):
+    import mathless
+
+    model = mathless.fit(folder, time_limit=options.pop("time_limit", 4), quiet=True, **options)
+    return model, {f["check"] for f in model.findings()}
+
+
+def test_image_doctor_is_quiet_on_clean_digits(digit_model):
+    import mathless
+
+    model = mathless.load(digit_model[0])
+    assert model.findings() == [], model.findings()
+
+
+def test_image_doctor_finds_copies_shared_by_training_and_held_out(tmp_path):
+    import shutil
+
+    folder = _digit_folder(tmp_path / "twice", per_class=12, classes=range(5))
+    for file in list(folder.glob("*/*.png")):
+        for copy in range(3):
+            shutil.copy(file, file.with_name(f"{file.stem}-copy{copy}.png"))
+    _, found = _image_findings(folder)
+    assert "duplicates" in found
+
+
+def test_image_doctor_finds_imbalance_and_too_few_images(tmp_path):
+    folder = _digit_folder(tmp_path / "uneven", per_class=60, classes=(0, 1))
+    for file in sorted((folder / "1").glob("*.png"))[6:]:
+        file.unlink()
+    _, found = _image_findings(folder)
+    assert {"class imbalance", "too little data"} <= found
+
+
+def test_image_doctor_finds_underfitting_when_the_pictures_say_nothing(tmp_path):
+    picture = Image.fromarray((np.random.default_rng(0).random((16, 16)) * 255).astype(np.uint8))
+    for label, count in (("a", 60), ("b", 40)):
+        (tmp_path / "same" / label).mkdir(parents=True)
+        for i in range(count):
+            picture.save(tmp_path / "same" / label / f"{i}.png")
+    model, found = _image_findings(tmp_path / "same")
+    assert "underfitting" in found and model.metrics["accuracy"] <= model.baseline["accuracy"]
+
+
+def test_image_doctor_finds_overfitting(tmp_path):
+    """Six pictures per class and a big network without convolutions: it learns the training pictures by heart."""
+    folder = _digit_folder(tmp_path / "few", per_class=6)
+    model, found = _image_findings(folder, layers=["flatten", "dense 512", "dense 512"], time_limit=5)
+    assert model.insights["training_metrics"]["accuracy"] >= model.metrics["accuracy"] + 0.1
+    assert "overfitting" in found

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 
 import numpy as np
 import pandas as pd
 import pytest
 
 import mathless as ml
-from conftest import assert_user_error, run_cli
+from conftest import assert_user_error, run_cli, screenshot_in_chromium
 from mathless.evaluation import doctor
 
 rng = np.random.default_rng(0)
@@ -147,8 +145,6 @@ def test_report_in_the_terminal(penguin_model):
 
 
 def test_html_report_renders_in_a_real_browser(penguin_model, tmp_path):
-    from PIL import Image
-
     page = tmp_path / "report.html"
     result = run_cli("report", penguin_model, "--html", page)
     assert result.returncode == 0, result.stderr
@@ -158,20 +154,8 @@ def test_html_report_renders_in_a_real_browser(penguin_model, tmp_path):
     for heading in ("The doctor", "The data", "Learning curves", "Right and wrong answers", "Per answer",
                     "What mattered most", "The worst mistakes"):
         assert heading in text
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, "Debian's chromium is needed for this test (the Makefile installs it)"
-    shot = tmp_path / "report.png"
-    browser = subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
-         "--window-size=1200,2600", f"--screenshot={shot}", page.as_uri()],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert shot.exists(), browser.stderr[-2000:]
-    console = [line for line in browser.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
+    pixels, console = screenshot_in_chromium(page, tmp_path)
     assert console == [], console
-    pixels = np.asarray(Image.open(shot).convert("RGB")).astype(int)
     blue = (pixels[..., 2] - pixels[..., 0] > 60).mean()  # the plots' blue bars and cells
     assert blue > 0.005, f"the plots do not seem to be drawn ({blue:.4f} of pixels blue)"
     assert (pixels.sum(axis=2) < 200).mean() > 0.001  # text was drawn

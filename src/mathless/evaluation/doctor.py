@@ -24,6 +24,15 @@ def finding(check: str, message: str, advice: str) -> dict:
     return {"check": check, "message": message, "try": advice}
 
 
+def _images(evidence) -> bool:
+    """The same checks serve image models; only the words differ (images, not rows and columns)."""
+    return evidence.get("kind") == "images"
+
+
+def _noun(evidence) -> str:
+    return "images" if _images(evidence) else "rows"
+
+
 def gain(task, metrics, baseline) -> float:
     """Share of the naive guess's error the model removes (R² for numbers)."""
     if is_classification(task):
@@ -48,15 +57,20 @@ def _overfitting(task, classes, metrics, baseline, evidence):
     training = evidence.get("training_metrics")
     if not training:
         return None
+    noun = _noun(evidence)
+    advice = ("More images per class help most; for your own network, add dropout or use fewer filters and neurons; "
+              "with photos, transfer learning (the default when the pretrained weights are installed) overfits far less."
+              if _images(evidence) else
+              "More rows help most. Remove columns that cannot matter (--ignore). For your own network, add dropout or use fewer neurons.")
     if is_classification(task):
         train_error, held_error = 1 - training["accuracy"], 1 - metrics["accuracy"]
         gap = held_error - train_error
         if gap >= OVERFIT_GAP or (gap >= OVERFIT_GAP / 2 and held_error >= 2 * train_error):
             return finding(
                 "overfitting",
-                f"Overfitting: on rows it learned from the model is right {training['accuracy'] * 100:.0f} times in 100, "
-                f"on rows it never saw only {metrics['accuracy'] * 100:.0f}. It memorises examples instead of learning the pattern.",
-                "More rows help most. Remove columns that cannot matter (--ignore). For your own network, add dropout or use fewer neurons.",
+                f"Overfitting: on {noun} it learned from the model is right {training['accuracy'] * 100:.0f} times in 100, "
+                f"on {noun} it never saw only {metrics['accuracy'] * 100:.0f}. It memorises examples instead of learning the pattern.",
+                advice,
             )
     elif training["r2"] - metrics["r2"] >= 0.15:
         return finding(
@@ -71,6 +85,13 @@ def _overfitting(task, classes, metrics, baseline, evidence):
 def _underfitting(task, classes, metrics, baseline, evidence):
     if gain(task, metrics, baseline) >= 0.05:
         return None
+    if _images(evidence):
+        return finding(
+            "underfitting",
+            "Underfitting: the model is no better than always guessing the most common class on images it never saw.",
+            "Check that each sub-folder really holds a different kind of picture; give more time (--time) or more "
+            "images; for your own network, start from the default (leave out --layers) to see whether the design is the problem.",
+        )
     return finding(
         "underfitting",
         "Underfitting: the model is no better than the naive guess on rows it never saw, so the columns "
@@ -122,27 +143,33 @@ def _imbalance(task, classes, metrics, baseline, evidence):
     counts = evidence.get("class_counts")
     if not counts:
         return None
+    noun = _noun(evidence)
     total = sum(counts.values())
-    rare = {label: n for label, n in counts.items() if n / total < RARE_SHARE}
+    # rare: under 10% of the rows, and under half the share every answer would have if all were equally common
+    # (with 10 answers, 9% of the rows each is no imbalance)
+    limit = min(RARE_SHARE, 0.5 / len(counts))
+    rare = {label: n for label, n in counts.items() if n / total < limit}
     if not rare:
         return None
-    shown = ", ".join(f"'{label}' {n:,} of {total:,} rows ({n / total:.0%})" for label, n in rare.items())
+    shown = ", ".join(f"'{label}' {n:,} of {total:,} {noun} ({n / total:.0%})" for label, n in rare.items())
     return finding(
         "class imbalance",
         f"Class imbalance: {shown}. Accuracy can look good while the rare answer is mostly missed; "
         f"balanced accuracy here is {metrics['balanced_accuracy'] * 100:.0f} in 100.",
-        "Judge the model by balanced accuracy and the per-class results in the report; collect more rows of the rare answer.",
+        f"Judge the model by balanced accuracy and the per-class results in the report; collect more {noun} of the rare answer.",
     )
 
 
 def _too_little_data(task, classes, metrics, baseline, evidence):
     rows = evidence.get("rows", 0)
+    noun = _noun(evidence)
     found = []
     if rows < MIN_ROWS:
         found.append(finding(
             "too little data",
-            f"Too little data: {rows} rows. With so few, the score can change a lot with a few rows more or less.",
-            "Collect more rows; a few hundred is a good start for tables.",
+            f"Too little data: {rows} {noun}. With so few, the score can change a lot with a few {noun} more or less.",
+            "Collect more images; 20 or more per class, and with transfer learning even that goes a long way."
+            if _images(evidence) else "Collect more rows; a few hundred is a good start for tables.",
         ))
     counts = evidence.get("class_counts") or {}
     few = {label: n for label, n in counts.items() if n < MIN_PER_CLASS}
@@ -150,8 +177,8 @@ def _too_little_data(task, classes, metrics, baseline, evidence):
         shown = ", ".join(f"'{label}' ({n})" for label, n in few.items())
         found.append(finding(
             "too little data",
-            f"Too few examples of {shown}: under {MIN_PER_CLASS} rows each, the model can hardly learn what they look like.",
-            "Collect more rows of these answers, or merge them with a similar answer.",
+            f"Too few examples of {shown}: under {MIN_PER_CLASS} {noun} each, the model can hardly learn what they look like.",
+            f"Collect more {noun} of these answers, or merge them with a similar answer.",
         ))
     return found
 
@@ -161,6 +188,13 @@ def _duplicates(task, classes, metrics, baseline, evidence):
     if not duplicates or duplicates["shared"] < 2 or duplicates["shared"] < 0.01 * duplicates["rows"]:
         return None
     share = duplicates["shared"] / duplicates["rows"]
+    if _images(evidence):
+        return finding(
+            "duplicates",
+            f"Duplicates: {duplicates['shared']:,} held-out images ({share:.0%}) are pixel-for-pixel copies of images the "
+            f"model trained on, so the held-out score is too optimistic for pictures it has truly never seen.",
+            "Remove the copies from the folders (the same photo saved twice, or under two classes).",
+        )
     return finding(
         "duplicates",
         f"Duplicates: {duplicates['shared']:,} held-out rows ({share:.0%}) have an identical twin among the rows the model "
@@ -190,7 +224,7 @@ def _diverged_or_stalled(task, classes, metrics, baseline, evidence):
     if stalled:
         found.append(finding(
             "training stalled",
-            f"Training of the {' and the '.join(stalled)} stalled: the error on held-out rows never went below "
+            f"Training of the {' and the '.join(stalled)} stalled: the error on held-out {_noun(evidence)} never went below "
             f"where it was after the first step.",
             "If other learners did well, nothing to do. Otherwise the inputs may not hold the answer; for your own "
             "network, try fewer layers.",

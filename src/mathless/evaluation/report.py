@@ -22,8 +22,6 @@ ERROR_WORDS = {"log_loss": "log loss (lower is better)", "rmse": "RMSE (lower is
 # ---- terminal ------------------------------------------------------------------
 
 def print_report(model, console) -> None:
-    from rich.table import Table
-
     console.print(f"[bold]Report: predicting '{model.target}' ({TASK_WORDS[model.task]})[/bold]")
     console.print(f"Data: {model.data['rows']:,} rows, {len(model.roles)} columns besides the target, from {model.data['source']}.")
     line = headline(model)
@@ -33,22 +31,9 @@ def print_report(model, console) -> None:
         top = [name for name, value in importance.items() if value > 0][:3]
         if top:
             console.print(f"What mattered most: {', '.join(repr(t) for t in top)}.")
-    per_class = model.insights.get("per_class")
-    if per_class:
-        table = Table(title="Per answer (held-out rows)", title_justify="left", show_edge=False)
-        for column in ("answer", "rows", "found", "right when said"):
-            table.add_column(column)
-        for label, result in per_class.items():
-            table.add_row(label, f"{result['rows']:,}", f"{result['found']:.0%}", f"{result['right_when_said']:.0%}")
-        console.print(table)
-    findings = model.findings()
-    if findings:
-        console.print("[bold]The doctor found:[/bold]")
-        for f in findings:
-            console.print(f"- {f['message']}\n  Try: {f['try']}")
-    else:
-        console.print("The doctor found nothing wrong (checked: overfitting, underfitting, leakage, class imbalance, "
-                      "too little data, duplicates, diverged or stalled training).")
+    _print_per_class(model, console, "rows")
+    _print_findings(model.findings(), console, "overfitting, underfitting, leakage, class imbalance, too little data, "
+                    "duplicates, diverged or stalled training")
 
 
 # ---- plots ---------------------------------------------------------------------
@@ -77,9 +62,11 @@ def _plots(model) -> dict:
         for axis, (name, curve) in zip(axes[0], curves.items()):
             for part, style in (("training", "--"), ("held_out", "-")):
                 if curve.get(part):
-                    axis.plot(curve[part], style, label="training rows" if part == "training" else "held-out rows")
+                    noun = "images" if model.insights.get("kind") == "images" else "rows"
+                    axis.plot(curve[part], style, label=f"training {noun}" if part == "training" else f"held-out {noun}")
             axis.set_title(LEARNER_TITLES.get(name, name))
-            axis.set_xlabel("trees added" if name == "trees" else "passes over the data")
+            axis.set_xlabel("trees added" if name == "trees" else "checks during training"
+                            if model.insights.get("kind") == "images" else "passes over the data")
             axis.set_ylabel(f"error ({metric})")
             axis.legend()
         plots["curves"] = _png(figure)
@@ -129,6 +116,7 @@ table { border-collapse: collapse; margin: .5rem 0; } td, th { padding: .2rem .6
 .finding { background: #fff6e5; padding: .6rem 1rem; border-left: 4px solid #e0a000; margin: .5rem 0; }
 .ok { background: #eef8ee; padding: .6rem 1rem; border-left: 4px solid #3a3; }
 img { max-width: 100%; } .muted { color: #666; } .wide { overflow-x: auto; }
+.gallery { display: flex; flex-wrap: wrap; gap: .8rem; } figure { margin: 0; text-align: center; font-size: .85rem; }
 """
 
 
@@ -207,7 +195,8 @@ def render_html(model) -> str:
     return "\n".join(parts)
 
 
-def write_html(model, path, overwrite: bool = False) -> Path:
+def write_html(model, path, overwrite: bool = False, render=None) -> Path:
+    """Write the page for ``model`` (``render(model) -> str``; the table page by default), never half a file."""
     import os
 
     from mathless.errors import UserError
@@ -215,7 +204,154 @@ def write_html(model, path, overwrite: bool = False) -> Path:
     path = Path(path)
     if path.exists() and not overwrite:
         raise UserError(f"'{path}' already exists. Choose another name, or add --overwrite to replace it.")
+    if not path.parent.is_dir():
+        raise UserError(f"The folder '{path.parent}' does not exist. Create it first or choose another place for the page.")
     temporary = path.with_name(f".{path.name}.writing")
-    temporary.write_text(render_html(model), encoding="utf-8")
+    temporary.write_text((render or render_html)(model), encoding="utf-8")
     os.replace(temporary, path)
     return path
+
+
+# ---- image models --------------------------------------------------------------
+
+IMAGE_CHECKS = ("overfitting, underfitting, class imbalance, too little data (overall and per class), pictures shared "
+                "by training and held-out images, diverged or stalled training")
+
+
+def print_image_report(model, console) -> None:
+    """The terminal half of an image model's report."""
+    from mathless.images.insights import where_in_words
+    from mathless.images.model import APPROACH_TITLES
+
+    insights = model.insights
+    console.print(f"[bold]Report: telling apart {len(model.classes)} classes of images[/bold]")
+    console.print(f"Data: {model.data['rows']:,} images from {model.data['source']}; "
+                  f"network: {APPROACH_TITLES.get(model.approach, model.approach)}.")
+    line = headline(model)
+    console.print(f"Verdict: {line[0].upper()}{line[1:]}. {judgement(model)}")
+    if insights.get("importance_map"):
+        console.print(f"Where it looks: greying out part of a picture hurts most in the "
+                      f"{where_in_words(insights['importance_map'])} (averaged over {insights['importance_images']} held-out images).")
+    _print_per_class(model, console, "images")
+    worst = [w for w in insights.get("worst", []) if w["truth"] != w["predicted"]]
+    if worst:
+        console.print("Worst mistakes: " + "; ".join(f"{w['file']} is '{w['truth']}', taken for '{w['predicted']}'" for w in worst[:3]) + ".")
+    _print_findings(model.findings(), console, IMAGE_CHECKS)
+
+
+def _print_per_class(model, console, noun: str) -> None:
+    from rich.table import Table
+
+    per_class = model.insights.get("per_class")
+    if not per_class:
+        return
+    table = Table(title=f"Per answer (held-out {noun})", title_justify="left", show_edge=False)
+    for column in ("answer", noun, "found", "right when said"):
+        table.add_column(column)
+    for label, result in per_class.items():
+        table.add_row(label, f"{result['rows']:,}", f"{result['found']:.0%}", f"{result['right_when_said']:.0%}")
+    console.print(table)
+
+
+def _print_findings(findings, console, checked: str) -> None:
+    if findings:
+        console.print("[bold]The doctor found:[/bold]")
+        for f in findings:
+            console.print(f"- {f['message']}\n  Try: {f['try']}")
+    else:
+        console.print(f"The doctor found nothing wrong (checked: {checked}).")
+
+
+def _image_tag(data: str, alt: str, size: int = 72) -> str:
+    return f"<img alt='{html.escape(alt)}' width='{size}' height='{size}' style='image-rendering: pixelated' src='data:image/png;base64,{data}'>"
+
+
+def _importance_plot(drops) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    drops = np.asarray(drops)
+    figure, axis = plt.subplots(figsize=(3.8, 3.4))
+    shown = axis.imshow(drops * 100, cmap="Blues", vmin=min(0.0, float(drops.min()) * 100))
+    axis.set_xticks([])
+    axis.set_yticks([])
+    axis.set_title("Drop in the true class's chance\nwhen this patch is greyed out")
+    figure.colorbar(shown, ax=axis, label="points of chance")
+    return _png(figure)
+
+
+def render_image_html(model) -> str:
+    """The HTML page for an image model: the same sections as for tables, with pictures for rows."""
+    from mathless.images.insights import where_in_words
+    from mathless.images.model import APPROACH_TITLES
+
+    e = html.escape
+    insights = model.insights
+    plots = _plots(model)
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>mathless report: {len(model.classes)} classes of images</title><style>{STYLE}</style></head><body>",
+        f"<h1>Telling apart {len(model.classes)} classes of images</h1>",
+        f"<p class='muted'>Trained {e(model.created)} on {model.data['rows']:,} images from {e(model.data['source'])}; "
+        f"checked on {e(model.evaluation['method'])} ({model.evaluation['rows']:,} images).</p>",
+    ]
+    line = headline(model)
+    parts.append(f"<p class='verdict'><b>{e(line[0].upper() + line[1:])}.</b> {e(judgement(model))}</p>")
+    parts.append(_table(
+        ["number", "model", "naive guess", "what it means"],
+        [[k, f"{v:.4g}", f"{model.baseline.get(k, float('nan')):.4g}", MEANINGS.get(k, "")] for k, v in model.metrics.items()],
+    ))
+    parts.append("<h2>The doctor</h2>")
+    findings = model.findings()
+    for f in findings:
+        parts.append(f"<div class='finding'><b>{e(f['check'].capitalize())}.</b> {e(f['message'])}<br><i>Try:</i> {e(f['try'])}</div>")
+    if not findings:
+        parts.append(f"<div class='ok'>Nothing wrong found. Checked: {e(IMAGE_CHECKS)}.</div>")
+    parts.append("<h2>The data</h2>")
+    examples = insights.get("examples", {})
+    counts = model.data.get("classes", {})
+    parts.append("<div class='gallery'>" + "".join(
+        f"<figure>{_image_tag(examples[c], c) if c in examples else ''}<figcaption>{e(str(c))}: {counts.get(c, 0):,} images"
+        f"</figcaption></figure>" for c in model.classes) + "</div>")
+    skipped = model.data.get("skipped", [])
+    if skipped:
+        parts.append(f"<p>{len(skipped):,} files were skipped:</p>")
+        parts.append(_table(["file", "why"], skipped[:20]))
+    parts.append("<h2>The network</h2>")
+    parts.append(f"<p>{e(APPROACH_TITLES.get(model.approach, model.approach))}, because {e(model.approach_reason)}.</p>")
+    parts.append(_table(["layer", "output shape", "numbers it learns"],
+                        [[r["layer"], r["shape"], f"{r['learns']:,}"] for r in model.layer_rows()]))
+    if "curves" in plots:
+        parts.append("<h2>Learning curves</h2><p>Error on the training images (dashed, as they were changed at random "
+                     "while training) and on held-out images (solid), at each check during training. A widening gap "
+                     "means memorising.</p>")
+        parts.append(f"<img alt='learning curves' src='data:image/png;base64,{plots['curves']}'>")
+    if "outcome" in plots:
+        parts.append(f"<h2>Right and wrong answers</h2><img alt='right and wrong answers' src='data:image/png;base64,{plots['outcome']}'>")
+    per_class = insights.get("per_class")
+    if per_class:
+        parts.append("<h2>Per answer</h2><p>'Found': share of images of this class the model got. "
+                     "'Right when said': share of the model's uses of this answer that were right.</p>")
+        parts.append(_table(["answer", "images", "found", "right when said"],
+                            [[k, f"{v['rows']:,}", f"{v['found']:.0%}", f"{v['right_when_said']:.0%}"] for k, v in per_class.items()]))
+    if insights.get("importance_map"):
+        parts.append("<h2>What mattered most</h2>")
+        parts.append(f"<p>Each of the {len(insights['importance_map']) ** 2} patches of a picture was greyed out in turn "
+                     f"(filled with the picture's average colour), on {insights['importance_images']} held-out images. "
+                     f"The darker a patch, the more the chance of the right class fell without it: the model relies most "
+                     f"on the {e(where_in_words(insights['importance_map']))}.</p>")
+        parts.append(f"<img alt='what mattered most' src='data:image/png;base64,{_importance_plot(insights['importance_map'])}'>")
+    worst = insights.get("worst", [])
+    if worst:
+        parts.append("<h2>The worst mistakes</h2>")
+        parts.append("<div class='wide'><table><tr><th>picture</th><th>file</th><th>true class</th><th>model said</th><th>how wrong</th></tr>" + "".join(
+            f"<tr><td>{_image_tag(w['thumbnail'], w['file'])}</td><td>{e(w['file'])}</td><td>{e(w['truth'])}</td>"
+            f"<td>{e(w['predicted'])}</td><td>{e(w['detail'])}</td></tr>" for w in worst) + "</table></div>")
+    notes = model.data.get("notes", [])
+    if notes:
+        parts.append("<h2>Notes from training</h2><ul>" + "".join(f"<li>{e(n)}</li>" for n in notes) + "</ul>")
+    parts.append("<p class='muted'>Made by mathless.</p></body></html>")
+    return "\n".join(parts)

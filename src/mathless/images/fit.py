@@ -96,15 +96,19 @@ def fit_images(data, target=None, layers=None, network=None, time_limit=60, quie
         save_checkpoint = _checkpoint_writer(checkpoint, classes, (channels, size), approach, reason, target_name,
                                              y[train_rows], source, len(images), time_limit)
         if approach == "transfer":
-            module, prepare, trained, held_probabilities, words = _fit_transfer(
+            module, prepare, trained, held_probabilities, words, training_chances = _fit_transfer(
                 images, y, train_rows, held_rows, classes, words or TRANSFER_HEAD, state, budget, seed, fine_tune,
                 save_checkpoint)
         else:
             if words is None:
                 words = default_words(size)
-            module, prepare, trained, held_probabilities = _fit_scratch(
+            module, prepare, trained, held_probabilities, training_chances = _fit_scratch(
                 images, y, train_rows, held_rows, classes, words, grey, budget, seed, save_checkpoint)
     notes.extend(trained.notes)
+    from mathless.images.insights import gather
+
+    insights = gather(module, prepare, images, y, train_rows, held_rows, held_probabilities, training_chances, trained,
+                      classes, [listing.name_of(f) for f in files], seconds=min(8.0, 1.0 + 0.05 * float(time_limit)))
     y_held = y[held_rows]
     metrics = score("one-of-many", y_held, held_probabilities)
     shares = np.bincount(y[train_rows], minlength=len(classes)) / len(train_rows)
@@ -126,6 +130,7 @@ def fit_images(data, target=None, layers=None, network=None, time_limit=60, quie
         },
         data={"source": source, "rows": int(len(images)), "classes": counts,
               "skipped": [[listing.name_of(p), why] for p, why in listing.skipped], "notes": notes},
+        insights=insights,
     )
     if checkpoint is not None and (Path(checkpoint) / "manifest.json").exists():
         import shutil
@@ -258,6 +263,7 @@ def default_words(size: int) -> list:
 def _fit_scratch(images, y, train_rows, held_rows, classes, words, grey, budget, seed, save_checkpoint=None):
     import torch
 
+    from mathless.images.insights import training_sample
     from mathless.images.prepare import Prepare, channel_stats
     from mathless.networks.layers import build_network
     from mathless.networks.training import predict_in_batches, train
@@ -274,7 +280,9 @@ def _fit_scratch(images, y, train_rows, held_rows, classes, words, grey, budget,
                     label="the network",
                     on_best=(lambda scores: save_checkpoint(module, words, prepare, scores)) if save_checkpoint else None)
     probabilities = predict_in_batches(module, held, prepare)
-    return module.cpu(), prepare, trained, probabilities
+    sample = training_sample(train_rows)
+    training_chances = (sample, predict_in_batches(module, tensor[sample], prepare))
+    return module.cpu(), prepare, trained, probabilities, training_chances
 
 
 def _transfer_size(count, budget, state):
@@ -316,6 +324,7 @@ def _fit_transfer(images, y, train_rows, held_rows, classes, words, state, budge
     import torch
     from torch import nn
 
+    from mathless.images.insights import training_sample
     from mathless.images.prepare import Prepare
     from mathless.networks.layers import build_network
     from mathless.networks.mobilenet import FINE_TUNE_FROM, MEAN, STD
@@ -371,6 +380,8 @@ def _fit_transfer(images, y, train_rows, held_rows, classes, words, state, budge
     if views > 1:
         trained.notes.insert(0, f"The layers after MobileNetV2 also saw {views - 1} randomly changed (mirrored, turned, zoomed) copies of each training image.")
     probabilities = predict_in_batches(head, held_features, as_float)
+    sample = training_sample(np.arange(len(train_rows)))  # the first view is the training images unchanged
+    training_chances = (train_rows[sample], predict_in_batches(head, train_features[sample], as_float))
     if fine_tune and budget.left() > 3:
         for parameter in late.parameters():
             parameter.requires_grad_(True)
@@ -383,6 +394,7 @@ def _fit_transfer(images, y, train_rows, held_rows, classes, words, state, budge
                       on_best=on_best)
         if tuned.best.get("loss", float("inf")) < before:
             probabilities = predict_in_batches(tail, held_maps, as_float)
+            training_chances = (train_rows[sample], predict_in_batches(tail, train_maps[sample], as_float))
             trained.notes.append(
                 f"Fine-tuned the last {len(late)} blocks of MobileNetV2 for {tuned.passes:.1f} passes: held-out error "
                 f"{before:.3g} -> {tuned.best['loss']:.3g}."
@@ -396,7 +408,7 @@ def _fit_transfer(images, y, train_rows, held_rows, classes, words, state, budge
     for parameter in backbone.parameters():
         parameter.requires_grad_(True)
     module.eval()
-    return module.cpu(), plain, trained, probabilities, words
+    return module.cpu(), plain, trained, probabilities, words, training_chances
 
 
 def _checkpoint_writer(folder, classes, shape, approach, reason, target_name, y_train, source, images, time_limit):

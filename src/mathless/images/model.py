@@ -27,12 +27,13 @@ APPROACH_TITLES = {
 
 class ImageModel:
     def __init__(self, classes, words, input_shape, prepare, module, approach, approach_reason, metrics,
-                 baseline, evaluation, data, target="class", created=None, versions=None):
+                 baseline, evaluation, data, target="class", created=None, versions=None, insights=None):
         self.classes, self.words, self.input_shape = list(classes), list(words), tuple(input_shape)
         self.prepare, self.module = prepare, module
         self.approach, self.approach_reason = approach, approach_reason
         self.metrics, self.baseline, self.evaluation, self.data = metrics, baseline, evaluation, data
         self.target, self.task = target, TASK
+        self.insights = insights or {}
         self.created = created or datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         self.versions = versions or _versions()
 
@@ -146,6 +147,39 @@ class ImageModel:
                     f"'{m['truth']}' taken for '{m['predicted']}' {m['times']} time{'s' if m['times'] > 1 else ''}" for m in mix_ups[:3]) + ".")
         return result
 
+    # ---- explaining -----------------------------------------------------
+    def findings(self) -> list:
+        """The doctor's findings about this model, most serious first (empty when all is well)."""
+        from mathless.evaluation.doctor import examine
+
+        if not self.insights:
+            return []  # saved during training, before the evidence was gathered
+        return examine(self.task, self.classes, self.metrics, self.baseline, self.insights)
+
+    def report(self, html=None, overwrite: bool = False, quiet: bool = False):
+        """Print the report (verdict, per class, where it looks, the doctor); with ``html=`` also write the page."""
+        from rich.console import Console
+
+        from mathless.evaluation.report import print_image_report, render_image_html, write_html
+
+        print_image_report(self, Console(stderr=True, quiet=quiet, highlight=False))
+        return write_html(self, html, overwrite, render=render_image_html) if html else None
+
+    def explain(self, data, row: int = 1, quiet: bool = False) -> dict:
+        """Why the model answers what it does for one picture (``row`` = its number in name order), and the network's arithmetic on it."""
+        from rich.console import Console
+
+        from mathless.images.explain import explain_image
+
+        result = explain_image(self, data, row=int(row))
+        console = Console(stderr=True, quiet=quiet, highlight=False, soft_wrap=True)
+        truth = f" (true class: {result['truth']})" if result["truth"] is not None else ""
+        console.print(f"[bold]Image {row}: {result['file']}[/bold]{truth}", markup=True)
+        console.print("\n".join(result["why"]), markup=False)
+        console.print("\n[bold]What the network computes on this picture[/bold]")
+        console.print("\n".join(result["network"]), markup=False)
+        return result
+
     # ---- storing --------------------------------------------------------
     def manifest(self) -> dict:
         return {
@@ -155,6 +189,7 @@ class ImageModel:
             "approach": self.approach, "approach_reason": self.approach_reason,
             "metrics": self.metrics, "baseline": self.baseline, "evaluation": self.evaluation,
             "roles": [], "data": self.data, "created": self.created, "versions": self.versions,
+            "insights": self.insights,
         }
 
     def save(self, folder, overwrite: bool = False) -> Path:
@@ -192,6 +227,7 @@ class ImageModel:
                 approach_reason=manifest["approach_reason"], metrics=manifest["metrics"],
                 baseline=manifest["baseline"], evaluation=manifest["evaluation"], data=manifest["data"],
                 target=manifest.get("target", "class"), created=manifest["created"], versions=manifest["versions"],
+                insights=manifest.get("insights", {}),
             )
         except UserError as error:
             raise UserError(f"The model folder '{folder}' describes a network this version cannot build: {error}") from None
