@@ -1,7 +1,8 @@
 """Game commands: `mathless games`, `mathless play`, `mathless watch`.
 
 Also the agent halves of `mathless evaluate` and `mathless info` (main.py calls
-them when a folder holds a game agent). Heavy libraries load inside the commands.
+them when a folder holds a game agent); `mathless report` and `mathless explain`
+call the agent's own report and explain methods. Heavy libraries load inside the commands.
 """
 
 from __future__ import annotations
@@ -134,7 +135,8 @@ def info_agent(folder) -> None:
         print(f"Score during training: mean of the last {min(100, manifest.get('games_played', 0))} games "
               f"{recent:.1f}; best game {manifest.get('best_game_score')}.")
     print(f"Learning curve: {Path(folder) / 'curve.png'} (data in curve.csv).")
-    print(f"Next: mathless evaluate {folder}   or   mathless watch {folder} --out {Path(folder).name}.mp4")
+    print(f"Next: mathless evaluate {folder}   or   mathless watch {folder} --out {Path(folder).name}.mp4"
+          f"   or   mathless report {folder} --html {Path(folder).name}.html")
 
 
 def register(app) -> None:

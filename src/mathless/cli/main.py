@@ -188,35 +188,51 @@ def info(
 
 @app.command()
 def report(
-    model_folder: Path = typer.Argument(..., metavar="MODEL", help="A folder written by 'mathless fit'."),
+    model_folder: Path = typer.Argument(..., metavar="MODEL", help="A folder written by 'mathless fit', or a game agent's run folder from 'mathless play'."),
     html: Optional[Path] = typer.Option(None, "--html", help="Also write a self-contained web page here."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the HTML file if it exists."),
+    episodes: Optional[int] = typer.Option(None, "--episodes", help="Game agents: games to play to judge it (default 3 for Atari, 10 for small games)."),
 ):
-    """The model's report: verdict, what mattered most, and the doctor's findings (--html for plots)."""
+    """The report of a model or game agent: verdict, the doctor's findings and more (--html for plots).
+
+    For a table or image model: the verdict, learning curves, right and wrong answers, what
+    mattered most, the worst mistakes and the doctor's findings. For a game agent: the score
+    over training, how it plays against random play and the human tester, frames of one
+    game, and the doctor's findings.
+    """
     import mathless
 
     model = mathless.load(model_folder)
-    if not hasattr(model, "report"):
-        raise UserError(f"'{model_folder}' holds a {type(model).__name__}; reports are made for table models so far. "
-                        f"'mathless info {model_folder}' and 'mathless evaluate' work for it.")
-    written = model.report(html=html, overwrite=overwrite)
+    options = {}
+    if episodes is not None:
+        if type(model).__name__ != "Agent":
+            raise UserError("--episodes is for game agents (run folders from 'mathless play'); leave it out for this model.")
+        options["episodes"] = episodes
+    written = model.report(html=html, overwrite=overwrite, **options)
     if written:
         _console().print(f"Wrote the report to '{written}'. Open it in a browser.")
 
 
 @app.command()
 def explain(
-    model_folder: Path = typer.Argument(..., metavar="MODEL", help="A folder written by 'mathless fit'."),
-    data: Path = typer.Argument(..., help="A file with the row to explain."),
-    row: int = typer.Option(1, "--row", help="Which row (1 = the first row after the header)."),
+    model_folder: Path = typer.Argument(..., metavar="MODEL", help="A folder written by 'mathless fit', or a game agent's run folder from 'mathless play'."),
+    data: Optional[Path] = typer.Argument(None, metavar="DATA", help="A file with the row to explain; for an image model a picture or a folder of them; leave it out for a game agent."),
+    row: int = typer.Option(1, "--row", help="Which row (1 = the first row after the header); for images, which picture (in name order); for a game agent, which move of the game."),
     as_json: bool = typer.Option(False, "--json", help="Print the explanation as JSON on standard output."),
 ):
-    """Why the model answers what it does for one row, and the network's arithmetic on it."""
+    """Why a model answers what it does for one row or picture (or a game agent makes one move), and the network's arithmetic.
+
+    For an image model: the class chances, which part of the picture mattered, and the
+    network's arithmetic layer by layer. For a game agent: it plays a game up to move --row, then shows its move chances, what
+    in the picture (or which numbers) mattered, and its network's arithmetic there.
+    """
     import mathless
 
     model = mathless.load(model_folder)
-    if not hasattr(model, "explain"):
-        raise UserError(f"'{model_folder}' holds a {type(model).__name__}; explain works on table models so far.")
+    if data is None and type(model).__name__ == "ImageModel":
+        raise UserError(f"Give the picture to explain (or a folder and --row), e.g. 'mathless explain {model_folder} photos/cat/1.jpg'.")
+    if data is None and type(model).__name__ != "Agent":
+        raise UserError(f"Give a file with the row to explain, e.g. 'mathless explain {model_folder} holdout.csv --row 12'.")
     result = model.explain(data, row=row, quiet=as_json)
     if as_json:
         print(json.dumps(result, indent=2, default=str))

@@ -6,6 +6,7 @@
 - ppo.py, dqn.py: one learning algorithm each, readable top to bottom
 - play.py: budget, progress, checkpoints and resume around an algorithm
 - agent.py: a trained agent - evaluate, watch, save, load
+- doctor.py, report.py, explain.py: what went wrong in training, the report, why this move
 """
 
 import os as _os
@@ -18,3 +19,6 @@ import sys as _sys
 # torch loads; if torch is already loaded, networks.set_threads falls back to one thread.
 TORCH_LOADED_FIRST = "torch" in _sys.modules and _os.environ.get("OMP_WAIT_POLICY", "").upper() != "PASSIVE"
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# pygame (which Gymnasium draws its small games with) greets on standard output when it
+# loads; that would spoil `--json` output.
+_os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")

@@ -8,6 +8,9 @@ A run folder is plain data, readable without running any code from it:
 - curve.csv: every finished game (minutes, agent steps, frames, score), which is
   also the score history a resumed run continues;
 - curve.png: the learning curve, score against minutes and against frames.
+
+Judging it in words lives next door: doctor.py (what went wrong in training),
+report.py (the terminal summary and the web page), explain.py (why this move).
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ class Agent:
         self.minutes = float(minutes)
         self.optimizer_state = optimizer_state
         self.settings = dict(settings or {})
+        self.folder = None  # where it was loaded from, so advice can name it
+        self._random_scores = {}  # random play measured once per (games, seed)
 
     # ----- playing -------------------------------------------------------------------
     @property
@@ -122,10 +127,36 @@ class Agent:
             return reference[0], "Mnih et al. 2015 (DQN paper)"
         from mathless.games.environments import play_games
 
-        actions = self.network_config["actions"]
-        rng = np.random.default_rng(seed)
-        scores = play_games(self.game, lambda obs: rng.integers(0, actions, len(obs)), min(episodes, 10), seed=seed)
-        return round(float(np.mean(scores)), 2), f"measured now over {min(episodes, 10)} games"
+        games = min(episodes, 10)
+        if (games, seed) not in self._random_scores:
+            actions = self.network_config["actions"]
+            rng = np.random.default_rng(seed)
+            scores = play_games(self.game, lambda obs: rng.integers(0, actions, len(obs)), games, seed=seed)
+            self._random_scores[games, seed] = round(float(np.mean(scores)), 2)
+        return self._random_scores[games, seed], f"measured now over {games} games"
+
+    def findings(self) -> list:
+        """The doctor's findings about how training went, most serious first (empty when all is well)."""
+        from mathless.games.doctor import examine
+
+        return examine(self)
+
+    def report(self, html=None, overwrite: bool = False, quiet: bool = False, episodes: int | None = None):
+        """Print how the agent learned and how well it plays (evaluated over ``episodes`` games:
+        3 for Atari, 10 for small games unless told); with ``html=`` also write one web page."""
+        from mathless.games.report import report
+
+        return report(self, html=html, overwrite=overwrite, quiet=quiet, episodes=episodes)
+
+    def explain(self, data=None, row: int = 1, quiet: bool = False, seed: int = 7) -> dict:
+        """Why the agent makes move number ``row`` of a game it plays now, and the network's arithmetic."""
+        from mathless.games.explain import explain
+
+        if data is not None:
+            raise UserError("A game agent explains a move of a game it plays itself, so it takes no data file: "
+                            "pick the move with row (--row on the command line), "
+                            "e.g. 'mathless explain runs/pong --row 200'.")
+        return explain(self, row=row, quiet=quiet, seed=seed)
 
     def _verdict(self, result: dict) -> str:
         mean, spread = result["mean"], result["spread"]
@@ -166,7 +197,8 @@ class Agent:
         _write_video(path, frames, fps)
         return path
 
-    def _frames(self, seed: int, limit: int) -> list:
+    def _frames(self, seed: int, limit: int, every: int = 1) -> list:
+        """The full-colour pictures of one game (at most ``limit`` moves), keeping every ``every``-th."""
         if self.game.family == "atari":
             from mathless.games.environments import STACK, STICKY_EVALUATION, make_atari
 
@@ -178,13 +210,14 @@ class Agent:
             observation, _ = seen.reset(seed=seed)
             picture, _ = shown.reset(seed=seed)
             frames = [picture[0, 0]]
-            for _ in range(limit):
+            for move in range(1, limit + 1):
                 actions = self.act(observation)
                 observation, _, terminated, truncated, _ = seen.step(actions)
                 picture, _, shown_terminated, shown_truncated, info = shown.step(actions)
                 if terminated[0] or truncated[0] or shown_terminated[0] or shown_truncated[0]:
                     break
-                frames.append(picture[0, 0])
+                if move % every == 0:
+                    frames.append(picture[0, 0])
             seen.close()
             shown.close()
             return frames
@@ -192,10 +225,15 @@ class Agent:
 
         env = gymnasium.make(self.game.env_id, render_mode="rgb_array")
         observation, _ = env.reset(seed=seed)
-        frames = [env.render()]
-        for _ in range(limit):
+        try:
+            frames = [env.render()]
+        except gymnasium.error.DependencyNotInstalled as error:
+            env.close()
+            raise UserError(f"Drawing {self.game.name} needs a library that is not installed ({error}).") from None
+        for move in range(1, limit + 1):
             observation, _, terminated, truncated, _ = env.step(int(self.act(observation[None])[0]))
-            frames.append(env.render())
+            if move % every == 0:
+                frames.append(env.render())
             if terminated or truncated:
                 break
         env.close()
@@ -267,6 +305,7 @@ class Agent:
                 agent.optimizer_state = _unflatten_optimizer(
                     load_file(str(folder / "optimizer.safetensors")), manifest["optimizer_groups"])
             agent.history = _read_curve(folder / "curve.csv")
+            agent.folder = folder
         except UserError:
             raise
         except Exception as error:
@@ -317,30 +356,47 @@ def _unflatten_optimizer(tensors: dict, groups: list) -> dict:
 
 
 def plot_curve(history, frames_per_step: int, path: Path, title: str = "") -> None:
-    """Score against minutes and against frames: each game a dot, the running mean a line."""
+    """The learning curve as a picture file (curve.png in the run folder)."""
+    figure = curve_figure(history, frames_per_step, title)
+    figure.savefig(path, dpi=80)
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)
+
+
+def curve_figure(history, frames_per_step: int, title: str = "", levels=(), window: int = 100):
+    """Score against minutes and against frames: each game a dot, the mean of the last ``window`` games a line.
+
+    ``levels``: (label, score) pairs drawn as dashed lines, such as random play and the human tester.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     figure, (by_time, by_frames) = plt.subplots(1, 2, figsize=(11, 4))
+    for axis, label in ((by_time, "minutes of training"), (by_frames, "million frames")):
+        axis.set_xlabel(label)
+        axis.set_ylabel("score")
+        axis.grid(alpha=0.3)
+        for (level_label, score), colour in zip(levels, ("C3", "C2", "C4")):
+            axis.axhline(score, color=colour, linestyle="--", linewidth=1, label=level_label)
     if history:
         minutes = np.array([m for m, _, _ in history])
         frames = np.array([s * frames_per_step for _, s, _ in history]) / 1e6
         scores = np.array([s for _, _, s in history])
-        window = min(100, len(scores))
+        window = min(window, len(scores))
         running = np.array([scores[max(0, i - window + 1): i + 1].mean() for i in range(len(scores))])
-        for axis, x, label in ((by_time, minutes, "minutes of training"), (by_frames, frames, "million frames")):
+        for axis, x in ((by_time, minutes), (by_frames, frames)):
             axis.scatter(x, scores, s=4, alpha=0.3, label="one game")
             axis.plot(x, running, color="C1", label=f"mean of last {window} games")
-            axis.set_xlabel(label)
-            axis.set_ylabel("score")
-            axis.grid(alpha=0.3)
+    else:
+        by_time.text(0.5, 0.5, "no game finished yet", ha="center", va="center", transform=by_time.transAxes)
+    if history or levels:
         by_time.legend(loc="upper left", fontsize="small")
     figure.suptitle(title)
     figure.tight_layout()
-    figure.savefig(path, dpi=80)
-    plt.close(figure)
+    return figure
 
 
 def _write_video(path: Path, frames: list, fps: int) -> None:
