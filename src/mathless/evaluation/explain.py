@@ -153,6 +153,10 @@ def forward_pass(model, row_frame, truth=None, neurons: int = 3) -> list:
             activations.append(out)
         elif kind.startswith("Dropout"):
             continue  # only active while training
+        elif kind == "WordVectors":
+            lines.extend(_word_vector_lines(layer, current.numpy()[0], names))
+            with torch.no_grad():
+                current = layer(current)
         else:
             before = current.numpy()[0]
             with torch.no_grad():
@@ -174,12 +178,31 @@ def forward_pass(model, row_frame, truth=None, neurons: int = 3) -> list:
     return lines
 
 
-def _describe_step(kind: str, before, after) -> str:
+def _word_vector_lines(layer, x, names) -> list:
+    """`embedding`: the text's vector as its words' vectors added up, weighted by their counts."""
+    size = layer.words[0].weight.shape[0] if len(layer.words) else 0
+    lines = [f"embedding: every word has a learned vector of {size} numbers; a text's vector is its words' vectors "
+             f"added up, each weighted by the word's count (TF-IDF)."]
+    for words, (start, end) in zip(layer.words, layer.spans):
+        counts = x[start:end]
+        present = np.flatnonzero(counts)
+        vectors = words.weight.detach().numpy()
+        total = vectors @ counts
+        top = present[np.argsort(-counts[present])][:3]
+        shown = " + ".join(f"{counts[i]:.2g} × vector('{names[start + i].split(':', 1)[-1]}')" for i in top)
+        rest = f" + … (the other {len(present) - len(top)} words)" if len(present) > len(top) else ""
+        column = names[start].split(":", 1)[0] if end > start else "text"
+        lines.append(f"  '{column}': {shown or 'no known words (a vector of zeros)'}{rest} = "
+                     f"[{', '.join(f'{v:.3g}' for v in total[:4])}{', …' if size > 4 else ''}]")
+    return lines
+
+
+def _describe_step(kind: str, before, after, on: str = "on this row") -> str:
     """One line for an activation or normalising layer, with a real example from this row."""
     i = int(np.argmax(np.abs(before)))
     example = f"e.g. {before[i]:.3g} → {after[i]:.3g}"
     if kind == "ReLU":
-        return f"ReLU: negative sums become 0 ({int((before <= 0).sum())} of {len(before)} neurons are silent on this row)."
+        return f"ReLU: negative sums become 0 ({int((before <= 0).sum())} of {len(before)} neurons are silent {on})."
     if kind.startswith("BatchNorm"):
         return f"batchnorm: each value is shifted and rescaled with averages learned during training ({example})."
     curves = {"Tanh": "squeezed into -1…1", "Sigmoid": "squeezed into 0…1", "GELU": "kept if positive, damped if negative",

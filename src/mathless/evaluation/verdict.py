@@ -141,5 +141,5 @@ def print_info(manifest: dict, console) -> None:
             from mathless.networks.layers import build_network, print_shape_table
 
             meta = learner["meta"][0]
-            _, rows = build_network(meta["words"], (meta["inputs"],), meta["outputs"])
+            _, rows = build_network(meta["words"], (meta["inputs"],), meta["outputs"], meta.get("text_spans"))
             print_shape_table(rows, console, title=f"The neural network ({learner['weight'] * 100:.0f}% of the answer), layer by layer")

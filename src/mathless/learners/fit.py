@@ -61,15 +61,19 @@ def fit(data, target=None, time_limit=60, task=None, roles=None, ignore=(), seed
     print_roles(console, found_roles, str(target), task, task_reason, len(frame))
     prep = TablePrep.fit(frame, found_roles)
     folds, validation = _folds(y, task, len(frame), seed)
-    text_reading = _choose_text_reading(frame, y, task, prep, folds, budget, console)
+    own = layers if layers is not None else network
+    if own is not None and _starts_with_embedding(own):
+        text_reading = {"chosen": "word counts (TF-IDF)", "why": "your network starts with `embedding`, which reads words"}
+    else:
+        text_reading = _choose_text_reading(frame, y, task, prep, folds, budget, console)
     design = prep.transform(frame)
     notes.extend(design.notes)
     for note in notes:
         console.print(f"Note: {note}")
 
     learners = LEARNERS
-    if layers is not None or network is not None:
-        learners = [_own_network(layers if layers is not None else network, design, task, classes, console)]
+    if own is not None:
+        learners = [_own_network(own, design, task, classes, console)]
     with budget:
         budget.stage(TRAINING_SHARE)
         results = _train_all(design, y, task, len(classes), folds, budget, seed, learners)
@@ -184,7 +188,7 @@ def _folds(y, task, rows, seed):
 
 def rows_of(design: Design, rows) -> Design:
     return Design(design.trees[rows], design.dense[rows], design.tree_names,
-                  design.tree_categorical, design.dense_names)
+                  design.tree_categorical, design.dense_names, text_spans=design.text_spans)
 
 
 def _fit_image_table(data, frame, target, images, roles, budget, console, **options):
@@ -254,12 +258,19 @@ def _choose_text_reading(frame, y, task, prep, folds, budget, console) -> dict:
     return {"chosen": chosen, "scores": scores, "measure": measure}
 
 
+def _starts_with_embedding(spec) -> bool:
+    from mathless.networks.layers import parse_layers
+
+    layers = parse_layers(spec)
+    return bool(layers) and layers[0].word == "embedding"
+
+
 def _own_network(spec, design, task, classes, console):
     """The user's network from layer words, checked against this data before any training."""
     from mathless.networks.layers import build_network, parse_layers, print_shape_table, words_of
 
     words = words_of(parse_layers(spec))
-    _, rows = build_network(words, (design.dense.shape[1],), len(classes) if classes else 1)
+    _, rows = build_network(words, (design.dense.shape[1],), len(classes) if classes else 1, design.text_spans)
     print_shape_table(rows, console, title="Your network, layer by layer")
     return network, lambda: network.Network(words=words), 1.0
 

@@ -27,11 +27,11 @@ def _torch(rows: int = 0):
     return torch
 
 
-def build(words, inputs: int, outputs: int):
+def build(words, inputs: int, outputs: int, text_spans=None):
     """The network from its layer words (see mathless/networks/layers.py); the output layer is added."""
     from mathless.networks.layers import build_network
 
-    module, _ = build_network(list(words), (inputs,), outputs)
+    module, _ = build_network(list(words), (inputs,), outputs, text_spans=text_spans)
     return module
 
 
@@ -46,9 +46,10 @@ def warm_up() -> None:
     import torch  # noqa: F401
 
 class Network:
-    def __init__(self, module=None, y_mean=0.0, y_scale=1.0, epochs=0, words=WORDS):
+    def __init__(self, module=None, y_mean=0.0, y_scale=1.0, epochs=0, words=WORDS, inputs=None, text_spans=()):
         self.module, self.y_mean, self.y_scale, self.epochs = module, y_mean, y_scale, epochs
         self.words = list(words)
+        self.inputs, self.text_spans = inputs, [tuple(span) for span in text_spans]
         self.curve: dict = {}
         self.diverged = False
 
@@ -66,8 +67,13 @@ class Network:
         else:
             target = torch.tensor(np.asarray(y), dtype=torch.long)
             loss_fn = torch.nn.CrossEntropyLoss()
-        self.module = build(self.words, inputs, outputs)
-        optimizer = torch.optim.AdamW(self.module.parameters(), lr=1e-3, weight_decay=1e-4)
+        self.inputs, self.text_spans = int(inputs), list(design.text_spans)
+        self.module = build(self.words, inputs, outputs, self.text_spans)
+        # word vectors (`embedding`) get 10x larger steps: each word occurs in few rows, so it is seldom nudged
+        words = [p for m in self.module if type(m).__name__ == "WordVectors" for p in m.parameters()]
+        others = [p for p in self.module.parameters() if all(p is not w for w in words)]
+        groups = [{"params": others}] + ([{"params": words, "lr": 1e-2, "weight_decay": 0.0}] if words else [])
+        optimizer = torch.optim.AdamW(groups, lr=1e-3, weight_decay=1e-4)
         batch = int(min(1024, max(64, rows // 16)))
         patience = 20 if rows < 5000 else 5
         Xv_t = torch.tensor(_dense(Xv), dtype=torch.float32)
@@ -138,14 +144,15 @@ class Network:
         return {k: v.numpy() for k, v in self.module.state_dict().items()}
 
     def meta(self) -> dict:
-        first = next(m for m in self.module if hasattr(m, "in_features"))
-        return {"words": self.words, "inputs": first.in_features, "outputs": self.module[-1].out_features,
-                "y_mean": self.y_mean, "y_scale": self.y_scale, "epochs": self.epochs}
+        return {"words": self.words, "inputs": self.inputs, "outputs": self.module[-1].out_features,
+                "y_mean": self.y_mean, "y_scale": self.y_scale, "epochs": self.epochs,
+                "text_spans": [list(span) for span in self.text_spans]}
 
     @classmethod
     def from_arrays(cls, arrays: dict, meta: dict) -> "Network":
         torch = _torch()
-        module = build(meta["words"], meta["inputs"], meta["outputs"])
+        spans = meta.get("text_spans", [])
+        module = build(meta["words"], meta["inputs"], meta["outputs"], spans)
         module.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in arrays.items()})
         module.eval()
-        return cls(module, meta["y_mean"], meta["y_scale"], meta["epochs"], meta["words"])
+        return cls(module, meta["y_mean"], meta["y_scale"], meta["epochs"], meta["words"], meta["inputs"], spans)

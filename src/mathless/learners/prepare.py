@@ -95,6 +95,7 @@ class Design:
     tree_categorical: list
     dense_names: list
     notes: list = field(default_factory=list)
+    text_spans: list = field(default_factory=list)  # (start, end) of each text column's word counts in ``dense``
 
 
 class TablePrep:
@@ -213,10 +214,14 @@ class TablePrep:
                 tree_names.extend(terms); dense_names.extend(terms)
         trees = np.column_stack(tree_cols).astype(np.float32) if tree_cols else np.zeros((rows, 0), np.float32)
         dense = np.column_stack(dense_cols).astype(np.float32) if dense_cols else np.zeros((rows, 0), np.float32)
+        text_spans, start = [], dense.shape[1]
+        for matrix in sparse_dense:  # the word counts come after the other columns, one text column after another
+            text_spans.append((start, start + matrix.shape[1]))
+            start += matrix.shape[1]
         if sparse_tree:
             trees = sparse.hstack([sparse.csr_matrix(trees), *sparse_tree], format="csr", dtype=np.float32)
             dense = sparse.hstack([sparse.csr_matrix(dense), *sparse_dense], format="csr", dtype=np.float32)
-        return Design(trees, dense, tree_names, tree_cat, dense_names, notes)
+        return Design(trees, dense, tree_names, tree_cat, dense_names, notes, text_spans)
 
     def to_dict(self) -> list:
         return self.columns

@@ -22,6 +22,9 @@ Each word is one step the data goes through:
                 just before it (``linear``: none).
 - ``mobilenet_v2``  a MobileNetV2 network pretrained on ImageNet photos, used as
                 the first part of an image network (transfer learning).
+- ``embedding N``  for a table with a text column: every word gets a learned vector
+                of N numbers, and a text becomes its words' vectors combined,
+                weighted by their counts (must be the first word; see word_vectors.py).
 
 The output layer (one neuron per class, or one for a number) is added for the
 task. A network is rebuilt from its words, the input shape and the number of
@@ -244,11 +247,13 @@ def describe_shape(shape) -> str:
     return f"{shape[0]:,} numbers"
 
 
-def build_network(words, input_shape, outputs: int):
+def build_network(words, input_shape, outputs: int, text_spans=None):
     """The PyTorch module for ``words`` and a table of each layer's output shape.
 
     ``input_shape`` is ``(features,)`` for a table or ``(channels, height, width)``
-    for images; ``outputs`` the number of classes (1 for a number). Returns
+    for images; ``outputs`` the number of classes (1 for a number).
+    ``text_spans``: for a table, the (start, end) input positions of each text
+    column's word counts, which `embedding` reads. Returns
     ``(module, rows)``: rows are dicts with ``layer``, ``shape`` and ``learns``
     (how many numbers that layer learns).
     """
@@ -258,12 +263,12 @@ def build_network(words, input_shape, outputs: int):
     shape = tuple(int(s) for s in input_shape)
     kind = "image" if len(shape) == 3 else "table"
     pieces: list = []        # (label, [modules], shape after, added)
-    pending = None           # activation owed by the last dense/conv: [label, module name]
+    pending = None           # activation owed by the last dense/conv: [label, module name, added by us]
 
     def flush():
         nonlocal pending
         if pending is not None and pending[1] is not None:
-            pieces.append((pending[0], [getattr(nn, pending[1])()], shape, True))
+            pieces.append((pending[0], [getattr(nn, pending[1])()], shape, pending[2]))
         pending = None
 
     for position, layer in enumerate(layers, start=1):
@@ -271,7 +276,7 @@ def build_network(words, input_shape, outputs: int):
         word = layer.word
         if word in ACTIVATIONS:
             if pending is not None:
-                pending = [word, ACTIVATIONS[word]]
+                pending = [word, ACTIVATIONS[word], False]  # the user's choice replaces our ReLU
             else:
                 flush()
                 if ACTIVATIONS[word] is not None:
@@ -290,7 +295,7 @@ def build_network(words, input_shape, outputs: int):
                 )
             pieces.append((str(layer), [nn.Linear(shape[0], layer.size)], (layer.size,), False))
             shape = (layer.size,)
-            pending = ["relu", "ReLU"]
+            pending = ["relu", "ReLU", True]
         elif word == "conv":
             if len(shape) != 3:
                 raise UserError(
@@ -306,7 +311,7 @@ def build_network(words, input_shape, outputs: int):
             shape = (layer.size, shape[1] + 2 * (layer.kernel // 2) - layer.kernel + 1,
                      shape[2] + 2 * (layer.kernel // 2) - layer.kernel + 1)
             pieces.append((str(layer), [conv], shape, False))
-            pending = ["relu", "ReLU"]
+            pending = ["relu", "ReLU", True]
         elif word == "pool":
             if len(shape) != 3:
                 raise UserError(f"{here}: `pool` shrinks an image, but {'this data is a table' if kind == 'table' else 'it gets a row of numbers'}. Remove it.")
@@ -343,10 +348,19 @@ def build_network(words, input_shape, outputs: int):
             shape = backbone.output_shape(shape)
             pieces.append(("mobilenet_v2 (pretrained on ImageNet, kept as it is)", [backbone], shape, False))
         elif word == "embedding":
-            raise UserError(
-                f"{here}: `embedding` turns word numbers (token ids) into vectors, and this data has none. "
-                f"mathless turns text columns into numbers itself (sentence embeddings or word counts); leave `embedding` out."
-            )
+            if kind == "image" or not text_spans:
+                raise UserError(
+                    f"{here}: `embedding` gives each word of a text column a learned vector of numbers, and "
+                    f"{'images have no words' if kind == 'image' else 'this data has no text column'}; leave `embedding` out."
+                )
+            if position != 1:
+                raise UserError(f"{here}: `embedding` reads the words of the text, so it must be the first layer.")
+            from mathless.networks.word_vectors import WordVectors
+
+            vectors = WordVectors(shape[0], text_spans, layer.size)
+            shape = (vectors.outputs,)
+            pieces.append((f"embedding {layer.size} (a learned vector of {layer.size} numbers per word, "
+                           f"combined over each text)", [vectors], shape, False))
     flush()
     if len(shape) == 3:
         shape = (shape[0] * shape[1] * shape[2],)
