@@ -219,6 +219,35 @@ def bar_line(m: dict, s: dict) -> str:
     return f"**Bar (mean >= +18 within 60 min on 2 cores): {verdict}.**"
 
 
+TRIED = [
+    "Run 1 (2026-11-25 15:15 UTC, machine shared with other test suites): a small CNN (16 and 32 filters, dense 256), "
+    "learning rate shrinking to 0 over the hour: 695 moves/s, mean -15.2 after 60 min (2.50M moves). Per move it learned "
+    "more slowly than SB3's Nature CNN (-19.7 vs -17.6 after ~0.5M moves).",
+    "Channels-last memory layout for the convolutions: PPO's learning step went from 4,280 to 6,616 samples/s "
+    "(Nature CNN, 64x64, 2 threads; measured 16:05 UTC, machine otherwise idle).",
+    "Nature CNN (32-64-64 filters, dense 512) at 64x64 with channels-last: 973 moves/s whole loop in a 1-minute run, "
+    "vs 920 for the small CNN in the default layout, so the bigger network costs nothing in speed here.",
+    "Learning rate shrinking to 0.3 of its start rather than 0: CleanRL's schedule (over 10M moves) is still at ~0.6 "
+    "after the 3-4M moves an hour gives here.",
+]
+
+
+def late_rate() -> float:
+    from mathless.games.ppo import LATE_RATE
+
+    return LATE_RATE
+
+
+def network_words(args) -> str:
+    """The network of the mathless run, read from its manifest."""
+    from mathless.games.networks import PICTURE_BODIES
+
+    manifest = json.loads((args.out / "mathless-run" / "manifest.json").read_text())
+    body = manifest["network"].get("body", "small")
+    layout, features = PICTURE_BODIES[body]
+    return f"CNN {'-'.join(str(f) for f, _, _ in layout)} + dense {features} ('{body}')"
+
+
 def write_outputs(args, speed, mathless_games, sb3_games, evaluation, notes, threads=None):
     import matplotlib
 
@@ -303,11 +332,13 @@ def write_outputs(args, speed, mathless_games, sb3_games, evaluation, notes, thr
         lines.append(f"mathless agent after training, `mathless evaluate` (10 games, sticky actions 0.25): "
                      f"mean {evaluation['mean']:g} ± {evaluation['spread']:g} (lowest {evaluation['lowest']:g}, highest {evaluation['highest']:g}).")
         lines.append("")
-    lines.append("mathless settings: ale-py vector env, 8 copies, 2 threads, 64x64 gray, frame stack 4, frame skip 4 with max-pool, "
-                 "no-op starts, fire on reset, life loss ends episodes for learning; CNN 16-32 + dense 256; "
-                 "PPO rollout 128 x 8, 4 minibatches, 4 epochs, learning rate 2.5e-4 decayed to 0 over the budget, clip 0.1, entropy 0.01. "
+    lines.append(f"mathless settings: ale-py vector env, 8 copies, 2 threads, 64x64 gray, frame stack 4, frame skip 4 with max-pool, "
+                 f"no-op starts, fire on reset, life loss ends episodes for learning; {network_words(args)}; "
+                 f"PPO rollout 128 x 8, 4 minibatches, 4 epochs, learning rate 2.5e-4 shrinking linearly to "
+                 f"{late_rate():g} of that over the budget, clip 0.1, entropy 0.01. "
                  "SB3: `make_atari_env('PongNoFrameskip-v4', 8)` + frame stack 4, CnnPolicy (Nature CNN 84x84), n_steps 128, "
                  "4 epochs, batch 256, lr and clip linear from 2.5e-4 / 0.1 over 10M steps, ent 0.01, vf 0.5.")
+    lines += ["", "What was tried, and what each change bought (all on this 2-core machine):", ""] + [f"- {t}" for t in TRIED]
     if threads:
         lines += ["", "OpenMP wait-policy check (`python bench/pong.py --threads-check`, 8 Pong copies + small CNN, "
                   "2 torch threads, 2 emulator threads; the machine was shared, so 'no extra load' is not idle). "
