@@ -112,6 +112,17 @@ def test_dqn_trains_saves_and_loads(tmp_path):
     assert loaded.evaluate(episodes=2)["episodes"] == 2
 
 
+def test_dqn_learns_from_replayed_atari_moves(tmp_path):
+    """Past the 10,000 moves of pure exploration, DQN takes learning steps on Pong's pictures."""
+    agent = ml.play("Pong", algorithm="dqn", steps=12_000, quiet=True, out=tmp_path / "dqn-pong")
+    steps_taken = {int(state["step"]) for state in agent.optimizer_state["state"].values()}
+    assert steps_taken and min(steps_taken) >= 400  # one learning step per move of the 4 copies
+    loaded = ml.load(tmp_path / "dqn-pong")
+    assert loaded.algorithm == "dqn" and loaded.network_config["body"] == "nature"
+    result = cli("explain", tmp_path / "dqn-pong", "--row", "30", "--json")
+    assert result.returncode == 0, result.stderr
+
+
 def test_ctrl_c_saves_the_run(tmp_path):
     run = tmp_path / "stopped"
     # a shell starts background jobs with Ctrl-C ignored, and children inherit that: give this one a normal Ctrl-C
