@@ -427,3 +427,16 @@ def test_image_doctor_finds_overfitting(tmp_path):
     model, found = _image_findings(folder, layers=["flatten", "dense 512", "dense 512"], time_limit=5)
     assert model.insights["training_metrics"]["accuracy"] >= model.metrics["accuracy"] + 0.1
     assert "overfitting" in found
+
+
+def test_predict_says_when_pictures_drift_from_training(digit_model, digits, tmp_path):
+    out, _ = digit_model
+    calm = run_cli("predict", out, digits / "test")
+    assert calm.returncode == 0 and "Drift" not in calm.stderr
+    for file in (digits / "test").glob("*/*.png"):  # the same digits, black on white
+        inverted = tmp_path / "inverted" / file.parent.name / file.name
+        inverted.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(255 - np.asarray(Image.open(file))).save(inverted)
+    shifted = run_cli("predict", out, tmp_path / "inverted")
+    assert shifted.returncode == 0, shifted.stderr
+    assert "Drift: these pictures are mostly brighter than the training pictures" in " ".join(shifted.stderr.split())

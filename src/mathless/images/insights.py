@@ -9,7 +9,9 @@ as plain data in the model folder's manifest:
 - the worst mistakes and one example per class, as small thumbnails;
 - which parts of the picture mattered (occlusion: grey out one patch at a time
   and measure how much the chance of the true class drops), averaged over some
-  held-out images.
+  held-out images;
+- a profile of the pictures (how bright, how much contrast), so ``predict`` can
+  say when new pictures differ clearly from the training ones (drift).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ def gather(module, prepare, images, y, train_rows, held_rows, held_probabilities
            classes, names, seconds: float) -> dict:
     """All insights for a freshly trained image model; the occlusion map gets at most ``seconds``."""
     y_held = y[held_rows]
-    insights = {"kind": "images", "rows": int(len(images)),
+    insights = {"kind": "images", "rows": int(len(images)), "profile": profile(picture_stats(images)),
                 "class_counts": {c: int((y == i).sum()) for i, c in enumerate(classes)}}
     insights.update(outcome_tables("one-of-many", classes, y_held, held_probabilities, np.arange(len(held_rows))))
     history = trained.history
@@ -65,6 +67,53 @@ def gather(module, prepare, images, y, train_rows, held_rows, held_probabilities
         insights["importance_map"] = np.mean(maps, axis=0).round(5).tolist()
         insights["importance_images"] = len(maps)
     return insights
+
+
+PICTURE_MEASURES = {"brightness": ("brighter", "darker"), "contrast": ("more contrasted", "flatter (less contrast)")}
+
+
+def picture_stats(images) -> dict:
+    """Each picture's brightness (average pixel, 0-1) and contrast (spread of its pixels, 0-1)."""
+    flat = np.asarray(images).reshape(len(images), -1)
+    out = {"brightness": np.zeros(len(flat)), "contrast": np.zeros(len(flat))}
+    for start in range(0, len(flat), 4096):  # in slices: a float copy of 60,000 pictures at once is large
+        part = flat[start:start + 4096].astype(np.float32) / 255.0
+        out["brightness"][start:start + 4096] = part.mean(axis=1)
+        out["contrast"][start:start + 4096] = part.std(axis=1)
+    return out
+
+
+def profile(stats) -> dict:
+    """Deciles and the middle value of each picture measure, as stored in the model folder."""
+    return {name: {"edges": np.unique(np.quantile(values, np.linspace(0, 1, 11))).round(5).tolist(),
+                   "typical": round(float(np.median(values)), 5)} for name, values in stats.items()}
+
+
+def drift(profile_: dict, stats: dict) -> list:
+    """Plain-words notes when new pictures are clearly brighter/darker or more/less contrasted than in training.
+
+    The same test as for table columns (doctor._shifted): a clear shift (PSI at
+    least 0.25) that is also unlikely to be chance (chi-square, p < 0.001).
+    """
+    from mathless.evaluation.doctor import _shifted, finding
+
+    found = []
+    for name, (more, less) in PICTURE_MEASURES.items():
+        entry, values = profile_.get(name), np.asarray(stats.get(name, []))
+        if not entry or len(entry["edges"]) < 3 or len(values) < 30:
+            continue
+        edges = np.asarray(entry["edges"])
+        expected = np.full(len(edges) - 1, 1 / (len(edges) - 1))
+        actual = np.bincount(np.searchsorted(edges[1:-1], values, side="right"), minlength=len(edges) - 1) / len(values)
+        if _shifted(expected, actual, len(values)):
+            now, then = float(np.median(values)), entry["typical"]
+            found.append(finding(
+                "drift",
+                f"Drift: these pictures are mostly {more if now > then else less} than the training pictures "
+                f"({name} {now:.2f} for the middle picture now, {then:.2f} in training; 0 is black, 1 white).",
+                "Predictions for such pictures are less reliable; add pictures like these to the training folders and train again.",
+            ))
+    return found
 
 
 def training_sample(rows):

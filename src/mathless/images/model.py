@@ -34,6 +34,7 @@ class ImageModel:
         self.metrics, self.baseline, self.evaluation, self.data = metrics, baseline, evaluation, data
         self.target, self.task = target, TASK
         self.insights = insights or {}
+        self.last_drift, self.last_notes = [], []  # what the latest predict noticed about its pictures
         self.created = created or datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         self.versions = versions or _versions()
 
@@ -55,20 +56,24 @@ class ImageModel:
         """Class chances for every readable listed image, read a chunk at a time so any number of files fits in memory."""
         import torch
 
+        from mathless.images.insights import drift, picture_stats
         from mathless.images.read import ImageList, read_images
         from mathless.networks.training import device, predict_in_batches, torch_setup
 
         torch_setup(heavy=True)
         self.module.to(device()).to(memory_format=torch.channels_last)
-        parts, labels, files = [], [], []
+        parts, labels, files, stats = [], [], [], {"brightness": [], "contrast": []}
         for start in range(0, len(listing.files), chunk):
             part = ImageList(listing.files[start:start + chunk], listing.labels[start:start + chunk], listing.skipped, listing.root)
             images, part_labels, part_files = read_images(part, self.channels, self.size)
             if len(images):
                 parts.append(predict_in_batches(self.module, torch.from_numpy(images), self.prepare, batch_size=64))
+                for name, values in picture_stats(images).items():
+                    stats[name].extend(values.tolist())
             labels.extend(part_labels)
             files.extend(part_files)
         probabilities = np.concatenate(parts) if parts else np.zeros((0, len(self.classes)))
+        self.last_drift = drift(self.insights.get("profile", {}), stats)
         return probabilities, labels, files
 
     def predict(self, data, console=None):
@@ -79,8 +84,9 @@ class ImageModel:
 
         listing = _listing_for(data, target=None)
         probabilities, _, files = self._probabilities(listing)
-        notes = [n for n in [skipped_note(listing)] if n]
+        notes = [n for n in [skipped_note(listing)] if n] + [f"{f['message']} {f['try']}" for f in self.last_drift]
         _show_notes(console, notes)
+        self.last_notes = notes
         if len(files) == 0:
             raise UserError(f"None of the images in {_where(data)} could be read; see the note above for why.")
         chosen = probabilities.argmax(axis=1)
@@ -103,7 +109,7 @@ class ImageModel:
         finally:
             if temporary.exists():
                 temporary.unlink()
-        return {"rows": int(len(frame)), "notes": []}
+        return {"rows": int(len(frame)), "notes": list(self.last_notes)}
 
     # ---- evaluating -----------------------------------------------------
     def evaluate(self, data, quiet: bool = False) -> dict:
@@ -117,7 +123,7 @@ class ImageModel:
         console = Console(stderr=True, quiet=quiet, highlight=False)
         listing = _listing_for(data, target=self.target if not _is_folder(data) else None, for_truth=True)
         probabilities, labels, files = self._probabilities(listing)
-        notes = [n for n in [skipped_note(listing)] if n]
+        notes = [n for n in [skipped_note(listing)] if n] + [f"{f['message']} {f['try']}" for f in self.last_drift]
         if len(files) == 0:
             raise UserError(f"None of the images in {_where(data)} could be read; nothing to score.")
         index = {c: i for i, c in enumerate(self.classes)}
