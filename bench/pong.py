@@ -304,7 +304,7 @@ def write_outputs(args, speed, mathless_games, sb3_games, evaluation, notes, thr
         "",
         stamp(args.command).rstrip(),
         f"- budgets: mathless {args.minutes:g} min, SB3 {args.sb3_minutes:g} min, one after the other in the same run",
-        "- the machine was shared with other work (test suites, other benchmarks) during the run; timings are noisy",
+        f"- other work on the machine during the run: {args.machine_note}",
         "",
         "Score = mean of the last 100 finished games during training (whole games, real score). "
         "Curves: bench/pong_curve.csv, bench/pong_curve.png.",
@@ -362,6 +362,8 @@ def main() -> None:
     parser.add_argument("--threads-check", action="store_true",
                         help="measure the OpenMP wait-policy effect, then rewrite the section from the saved runs")
     parser.add_argument("--report-only", action="store_true", help="rewrite the section from the saved runs")
+    parser.add_argument("--machine-note", default="none started on purpose; anything else running is noise in the timings",
+                        help="what else ran on the machine during the run, for the record")
     parser.add_argument("--sb3-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--threads-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
