@@ -83,11 +83,12 @@ def downsample(values, points: int = MAX_CURVE_POINTS) -> list:
 
 
 def curves(results: dict) -> dict:
-    """Learning curves of the first cross-validation part, for each learner that has them."""
+    """Learning curves of one cross-validation part per learner (the one that trained longest)."""
     out = {}
     for name, result in results.items():
-        curve = getattr(result["members"][0], "curve", None)
-        if curve:
+        found = [m.curve for m in result["members"] if getattr(m, "curve", None)]
+        if found:
+            curve = max(found, key=lambda c: len(c.get("held_out", [])))
             out[name] = {k: downsample(v) for k, v in curve.items()}
     return out
 
