@@ -126,31 +126,46 @@ def _table(headers, rows) -> str:
     return f"<div class='wide'><table><tr>{head}</tr>{body}</table></div>"
 
 
+def page_start(title: str, heading: str) -> list:
+    """The first lines of a report page: its title, the style sheet, the main heading."""
+    e = html.escape
+    return ["<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+            f"<title>mathless report: {e(title)}</title><style>{STYLE}</style></head><body>",
+            f"<h1>{e(heading)}</h1>"]
+
+
+def doctor_html(findings, checked: str) -> list:
+    """The doctor's section: one box per finding with what to try, or the list of checks that found nothing."""
+    e = html.escape
+    parts = ["<h2>The doctor</h2>"]
+    for f in findings:
+        parts.append(f"<div class='finding'><b>{e(f['check'].capitalize())}.</b> {e(f['message'])}<br><i>Try:</i> {e(f['try'])}</div>")
+    if not findings:
+        parts.append(f"<div class='ok'>Nothing wrong found. Checked: {e(checked)}.</div>")
+    return parts
+
+
+def _verdict_html(model) -> list:
+    """The verdict sentence and the table of numbers next to the naive guess."""
+    line = headline(model)
+    return [
+        f"<p class='verdict'><b>{html.escape(line[0].upper() + line[1:])}.</b> {html.escape(judgement(model))}</p>",
+        _table(["number", "model", "naive guess", "what it means"],
+               [[k, f"{v:.4g}", f"{model.baseline.get(k, float('nan')):.4g}", MEANINGS.get(k, "")] for k, v in model.metrics.items()]),
+    ]
+
+
 def render_html(model) -> str:
     e = html.escape
     plots = _plots(model)
     profile = model.insights.get("profile", {})
-    parts = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>mathless report: {e(model.target)}</title><style>{STYLE}</style></head><body>",
-        f"<h1>Predicting '{e(model.target)}' ({e(TASK_WORDS[model.task])})</h1>",
+    parts = page_start(model.target, f"Predicting '{model.target}' ({TASK_WORDS[model.task]})") + [
         f"<p class='muted'>Trained {e(model.created)} on {model.data['rows']:,} rows from {e(model.data['source'])}; "
         f"checked by {e(model.evaluation['method'])} on {model.evaluation['rows']:,} rows.</p>",
     ]
-    line = headline(model)
-    parts.append(f"<p class='verdict'><b>{e(line[0].upper() + line[1:])}.</b> {e(judgement(model))}</p>")
-    parts.append(_table(
-        ["number", "model", "naive guess", "what it means"],
-        [[k, f"{v:.4g}", f"{model.baseline.get(k, float('nan')):.4g}", MEANINGS.get(k, "")] for k, v in model.metrics.items()],
-    ))
-    findings = model.findings()
-    parts.append("<h2>The doctor</h2>")
-    if findings:
-        for f in findings:
-            parts.append(f"<div class='finding'><b>{e(f['check'].capitalize())}.</b> {e(f['message'])}<br><i>Try:</i> {e(f['try'])}</div>")
-    else:
-        parts.append("<div class='ok'>Nothing wrong found. Checked: overfitting, underfitting, suspected leakage, "
-                     "class imbalance, too little data, duplicates across training and held-out rows, diverged or stalled training.</div>")
+    parts += _verdict_html(model)
+    parts += doctor_html(model.findings(), "overfitting, underfitting, suspected leakage, class imbalance, too little "
+                         "data, duplicates across training and held-out rows, diverged or stalled training")
     parts.append("<h2>The data</h2>")
     parts.append(_table(
         ["column", "role", "why", "missing"],
@@ -291,25 +306,13 @@ def render_image_html(model) -> str:
     e = html.escape
     insights = model.insights
     plots = _plots(model)
-    parts = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>mathless report: {len(model.classes)} classes of images</title><style>{STYLE}</style></head><body>",
-        f"<h1>Telling apart {len(model.classes)} classes of images</h1>",
+    classes = f"{len(model.classes)} classes of images"
+    parts = page_start(classes, f"Telling apart {classes}") + [
         f"<p class='muted'>Trained {e(model.created)} on {model.data['rows']:,} images from {e(model.data['source'])}; "
         f"checked on {e(model.evaluation['method'])} ({model.evaluation['rows']:,} images).</p>",
     ]
-    line = headline(model)
-    parts.append(f"<p class='verdict'><b>{e(line[0].upper() + line[1:])}.</b> {e(judgement(model))}</p>")
-    parts.append(_table(
-        ["number", "model", "naive guess", "what it means"],
-        [[k, f"{v:.4g}", f"{model.baseline.get(k, float('nan')):.4g}", MEANINGS.get(k, "")] for k, v in model.metrics.items()],
-    ))
-    parts.append("<h2>The doctor</h2>")
-    findings = model.findings()
-    for f in findings:
-        parts.append(f"<div class='finding'><b>{e(f['check'].capitalize())}.</b> {e(f['message'])}<br><i>Try:</i> {e(f['try'])}</div>")
-    if not findings:
-        parts.append(f"<div class='ok'>Nothing wrong found. Checked: {e(IMAGE_CHECKS)}.</div>")
+    parts += _verdict_html(model)
+    parts += doctor_html(model.findings(), IMAGE_CHECKS)
     parts.append("<h2>The data</h2>")
     examples = insights.get("examples", {})
     counts = model.data.get("classes", {})

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from mathless.errors import UserError
-from mathless.evaluation.report import STYLE, _png, _table
+from mathless.evaluation.report import _png, _table, doctor_html, page_start
 from mathless.games.doctor import CHECKS, goal, points, window
 
 DEFAULT_EPISODES = {"atari": 3, "gymnasium": 10}  # a few seconds on small games, under a minute on Pong
@@ -163,24 +163,15 @@ def render_html(agent, evaluation, findings) -> str:
     bars = _evaluation_bars(agent, evaluation)
     strip, moves = _frame_strip(agent)
     move_length = "4 frames" if agent.frames_per_step == 4 else "1 step"
-    parts = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>mathless report: {e(title)}</title><style>{STYLE}</style></head><body>",
-        f"<h1>{e(agent.game.name)}, played by a {e(agent.algorithm.upper())} agent</h1>",
+    parts = page_start(title, f"{agent.game.name}, played by a {agent.algorithm.upper()} agent") + [
         f"<p class='muted'>{e(' '.join(training_lines(agent)))}</p>",
         f"<p class='verdict'>{e(evaluation['verdict'])}</p>",
         f"<p class='muted'>How it was measured: {e(evaluation['protocol'])}. Random play: "
         f"{e(evaluation['random_play_source'])}.</p>",
         f"<img alt='the agent against random play and the human tester' src='data:image/png;base64,{bars}'>",
         _table(["game", *range(1, len(evaluation["scores"]) + 1)], [["score", *map(points, evaluation["scores"])]]),
-        "<h2>The doctor</h2>",
     ]
-    if findings:
-        for f in findings:
-            parts.append(f"<div class='finding'><b>{e(f['check'].capitalize())}.</b> {e(f['message'])}<br>"
-                         f"<i>Try:</i> {e(f['try'])}</div>")
-    else:
-        parts.append(f"<div class='ok'>Nothing wrong found. Checked: {e(CHECKS)}.</div>")
+    parts += doctor_html(findings, CHECKS)
     target = goal(agent.game)
     levels = f"random play ({points(evaluation['random_play'])})" + (
         f" and {target[1]} ({points(target[0])})" if target else "")
