@@ -175,8 +175,10 @@ class TableModel:
         """Print the report (verdict, what mattered, the doctor); with ``html=`` also write the page."""
         from rich.console import Console
 
-        from mathless.evaluation.report import print_report, write_html
+        from mathless.evaluation.report import check_page_path, print_report, write_html
 
+        if html:
+            check_page_path(html, overwrite)  # before the report is printed, not after
         print_report(self, Console(stderr=True, quiet=quiet, highlight=False))
         return write_html(self, html, overwrite) if html else None
 

@@ -32,7 +32,7 @@ def print_report(model, console) -> None:
         if top:
             console.print(f"What mattered most: {', '.join(repr(t) for t in top)}.")
     _print_per_class(model, console, "rows")
-    _print_findings(model.findings(), console, "overfitting, underfitting, leakage, class imbalance, too little data, "
+    print_findings(model.findings(), console, "overfitting, underfitting, leakage, class imbalance, too little data, "
                     "duplicates, diverged or stalled training")
 
 
@@ -210,21 +210,33 @@ def render_html(model) -> str:
     return "\n".join(parts)
 
 
-def write_html(model, path, overwrite: bool = False, render=None) -> Path:
-    """Write the page for ``model`` (``render(model) -> str``; the table page by default), never half a file."""
-    import os
-
+def check_page_path(path, overwrite: bool) -> Path:
+    """Refuse, before any work, a page path that would overwrite a file unasked or cannot be written."""
     from mathless.errors import UserError
 
     path = Path(path)
+    if path.exists() and path.is_dir():
+        raise UserError(f"'{path}' is a folder. Give a file name for the page, such as report.html.")
     if path.exists() and not overwrite:
         raise UserError(f"'{path}' already exists. Choose another name, or add --overwrite to replace it.")
     if not path.parent.is_dir():
         raise UserError(f"The folder '{path.parent}' does not exist. Create it first or choose another place for the page.")
+    return path
+
+
+def write_page(path: Path, page: str) -> Path:
+    """Write the page in full beside its place, then move it there: never half a file."""
+    import os
+
     temporary = path.with_name(f".{path.name}.writing")
-    temporary.write_text((render or render_html)(model), encoding="utf-8")
+    temporary.write_text(page, encoding="utf-8")
     os.replace(temporary, path)
     return path
+
+
+def write_html(model, path, overwrite: bool = False, render=None) -> Path:
+    """Write the page for ``model`` (``render(model) -> str``; the table page by default)."""
+    return write_page(check_page_path(path, overwrite), (render or render_html)(model))
 
 
 # ---- image models --------------------------------------------------------------
@@ -251,7 +263,7 @@ def print_image_report(model, console) -> None:
     worst = [w for w in insights.get("worst", []) if w["truth"] != w["predicted"]]
     if worst:
         console.print("Worst mistakes: " + "; ".join(f"{w['file']} is '{w['truth']}', taken for '{w['predicted']}'" for w in worst[:3]) + ".")
-    _print_findings(model.findings(), console, IMAGE_CHECKS)
+    print_findings(model.findings(), console, IMAGE_CHECKS)
 
 
 def _print_per_class(model, console, noun: str) -> None:
@@ -268,13 +280,13 @@ def _print_per_class(model, console, noun: str) -> None:
     console.print(table)
 
 
-def _print_findings(findings, console, checked: str) -> None:
+def print_findings(findings, console, checked: str) -> None:
     if findings:
         console.print("[bold]The doctor found:[/bold]")
         for f in findings:
-            console.print(f"- {f['message']}\n  Try: {f['try']}")
+            console.print(f"- {f['message']}\n  Try: {f['try']}", markup=False)
     else:
-        console.print(f"The doctor found nothing wrong (checked: {checked}).")
+        console.print(f"The doctor found nothing wrong (checked: {checked}).", markup=False)
 
 
 def _image_tag(data: str, alt: str, size: int = 72) -> str:

@@ -10,13 +10,13 @@ has no scripts and loads nothing from the network; the plots are embedded PNGs.
 from __future__ import annotations
 
 import html
-import os
 from pathlib import Path
 
 import numpy as np
 
 from mathless.errors import UserError
-from mathless.evaluation.report import _png, _table, doctor_html, page_start
+from mathless.evaluation.report import (_png, _table, check_page_path, doctor_html, page_start, print_findings,
+                                        write_page)
 from mathless.games.doctor import CHECKS, goal, points, window
 
 DEFAULT_EPISODES = {"atari": 3, "gymnasium": 10}  # a few seconds on small games, under a minute on Pong
@@ -35,7 +35,7 @@ def report(agent, html=None, overwrite: bool = False, quiet: bool = False, episo
         raise UserError(f"episodes must be a whole number of at least 1 (got {episodes!r}).")
     path = Path(html) if html is not None else None
     if path is not None:
-        _check_writable(path, overwrite)  # before minutes of playing, not after
+        check_page_path(path, overwrite)  # before minutes of playing, not after
     console = Console(stderr=True, quiet=quiet, highlight=False, soft_wrap=True)
     console.print(f"[bold]Report: {agent.game.name} played by a {agent.algorithm.upper()} agent[/bold]")
     for line in training_lines(agent):
@@ -45,28 +45,10 @@ def report(agent, html=None, overwrite: bool = False, quiet: bool = False, episo
     console.print(f"Verdict: {evaluation['verdict']}", markup=False)
     console.print(f"How it was measured: {evaluation['protocol']}.", markup=False)
     findings = agent.findings()
-    if findings:
-        console.print("[bold]The doctor found:[/bold]")
-        for f in findings:
-            console.print(f"- {f['message']}\n  Try: {f['try']}", markup=False)
-    else:
-        console.print(f"The doctor found nothing wrong (checked: {CHECKS}).", markup=False)
+    print_findings(findings, console, CHECKS)
     if path is None:
         return None
-    page = render_html(agent, evaluation, findings)
-    temporary = path.with_name(f".{path.name}.writing")
-    temporary.write_text(page, encoding="utf-8")
-    os.replace(temporary, path)
-    return path
-
-
-def _check_writable(path: Path, overwrite: bool) -> None:
-    if path.exists() and not overwrite:
-        raise UserError(f"'{path}' already exists. Choose another name, or add --overwrite to replace it.")
-    if path.exists() and path.is_dir():
-        raise UserError(f"'{path}' is a folder. Give a file name for the page, such as report.html.")
-    if not path.parent.exists():
-        raise UserError(f"The folder '{path.parent}' does not exist. Create it first, or write the page elsewhere.")
+    return write_page(path, render_html(agent, evaluation, findings))
 
 
 def training_lines(agent) -> list:

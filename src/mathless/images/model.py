@@ -166,8 +166,10 @@ class ImageModel:
         """Print the report (verdict, per class, where it looks, the doctor); with ``html=`` also write the page."""
         from rich.console import Console
 
-        from mathless.evaluation.report import print_image_report, render_image_html, write_html
+        from mathless.evaluation.report import check_page_path, print_image_report, render_image_html, write_html
 
+        if html:
+            check_page_path(html, overwrite)  # before the report is printed, not after
         print_image_report(self, Console(stderr=True, quiet=quiet, highlight=False))
         return write_html(self, html, overwrite, render=render_image_html) if html else None
 
