@@ -221,3 +221,25 @@ def test_import_and_help_stay_light():
     assert result.stdout.strip() == "[]", result.stdout
     help_text = cli("--help").stdout
     assert "play" in help_text and "watch" in help_text and "games" in help_text
+
+
+def test_bfloat16_training_body_keeps_the_moves_float32():
+    """While training, the picture body may run in bfloat16; the move chances and values stay float32 and
+    close to the float32 network's, and the pictures handed in are never changed."""
+    import torch
+
+    from mathless.games.networks import ActorCritic
+
+    torch.manual_seed(0)
+    network = ActorCritic({"kind": "pixels", "input": [4, 64, 64], "actions": 6, "body": "nature"})
+    pictures = torch.randint(0, 256, (8, 4, 64, 64), dtype=torch.uint8)
+    before = pictures.clone()
+    with torch.no_grad():
+        exact_logits, exact_values = network(pictures)
+        network.fast = True
+        fast_logits, fast_values = network(pictures)
+    assert torch.equal(pictures, before)
+    assert fast_logits.dtype == torch.float32 and fast_values.dtype == torch.float32
+    exact_chances, fast_chances = exact_logits.softmax(1), fast_logits.softmax(1)
+    assert (exact_chances - fast_chances).abs().max() < 0.01
+    assert (exact_values - fast_values).abs().max() < 0.05 * exact_values.abs().max() + 0.01

@@ -301,3 +301,22 @@ def test_a_csv_of_image_paths_is_learned_from_the_images(tmp_path):
     assert "Column 'file' holds image files" in result.stderr
     manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
     assert manifest["kind"] == "image" and len(manifest["classes"]) == 10
+
+
+def test_linear_learner_is_refit_on_every_row(penguins_csv, penguin_model):
+    """The parts agree on one regularisation strength, then one linear model learns from all training rows."""
+    from sklearn.linear_model import LogisticRegression
+
+    from mathless.data.read import read_table
+
+    model = ml.load(penguin_model)
+    linear = [members for name, _, members in model.learners if name == "linear"]
+    assert linear and len(linear[0]) == 1
+    member = linear[0][0]
+    assert member.strength in (1.0, 0.1, 10.0, 0.3, 3.0)
+    frame = read_table(penguins_csv / "train.csv", [])
+    X = model.prep.transform(frame.drop(columns=["species"])).dense
+    y = np.array([model.classes.index(v) for v in frame["species"]])
+    direct = LogisticRegression(C=member.strength, max_iter=500).fit(X, y)
+    assert np.allclose(member.weight, direct.coef_, atol=1e-4)
+    assert np.allclose(member.bias, direct.intercept_, atol=1e-4)

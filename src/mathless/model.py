@@ -1,8 +1,8 @@
 """A trained table model: predict, evaluate, save and load.
 
 The model is the preparation recipe plus one or more learners, each an average
-of its members (one per cross-validation part), blended with the weights found
-on held-out rows.
+of its members (one per cross-validation part; the linear learner is refit as one
+member on all rows), blended with the weights found on held-out rows.
 """
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ class Scale(nn.Module):
         x = x.contiguous(memory_format=torch.channels_last)
         kind = x.device.type
         dtype = torch.get_autocast_dtype(kind) if torch.is_autocast_enabled(kind) else torch.float32
-        return x.to(dtype).mul_(1 / 255.0)
+        return x.to(dtype, copy=True).mul_(1 / 255.0)  # a copy: never scale the caller's tensor
 
 
 def body(config: dict):

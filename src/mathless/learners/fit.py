@@ -294,7 +294,11 @@ def _train_all(design, y, task, classes, folds, budget, seed, learners=LEARNERS)
             oof[val_rows] = member.predict(val, task)
             members.append(member)
         else:
-            results[module.NAME] = {"oof": oof, "members": members}
+            results[module.NAME] = {"oof": oof, "members": members, "first_part": members[0]}
+            again = module.refit(design, y, folds, members, task, candidate_deadline) if (
+                hasattr(module, "refit") and len(folds) > 1) else None
+            if again is not None:  # one model on all rows replaces the parts (see linear.refit)
+                results[module.NAME].update(oof=again[0], members=again[1])
     return results
 
 
@@ -311,7 +315,7 @@ def _gather_evidence(frame, target, design, y, task, classes, folds, results, we
         total = 0
         for name, result in results.items():
             if weights[name] > 0:
-                total = total + weights[name] * result["members"][0].predict(rows_design, task)
+                total = total + weights[name] * result["first_part"].predict(rows_design, task)
         return total
 
     sample = train0 if len(train0) <= 20_000 else np.random.default_rng(0).choice(train0, 20_000, replace=False)

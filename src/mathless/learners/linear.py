@@ -35,16 +35,15 @@ class Linear:
             rows = np.random.default_rng(seed).choice(X.shape[0], MAX_ROWS, replace=False)
             X, y = X[rows], np.asarray(y)[rows]
             weights = None if weights is None else np.asarray(weights)[rows]
-        best = None
+        self.tried = {}  # strength -> (held-out error, (weight, bias), seconds): what refit() chooses from
         for strength in STRENGTHS:
             started = time.monotonic()
             candidate = self._fit_one(X, y, task, strength, weights)
-            error = _held_out_error(candidate, val_design, y_val, task)
-            if best is None or error < best[0]:
-                best = (error, candidate)
-            if time.monotonic() + (time.monotonic() - started) > deadline:
+            seconds = time.monotonic() - started
+            self.tried[strength] = (_held_out_error(candidate, val_design, y_val, task), candidate, seconds)
+            if time.monotonic() + seconds > deadline:
                 break
-        self.weight, self.bias = best[1]
+        self.weight, self.bias = min(self.tried.values(), key=lambda t: t[0])[1]
         return self
 
     @staticmethod
@@ -78,11 +77,45 @@ class Linear:
         return {"weight": self.weight, "bias": self.bias}
 
     def meta(self) -> dict:
-        return {}
+        return {"strength": self.strength} if getattr(self, "strength", None) else {}
 
     @classmethod
     def from_arrays(cls, arrays: dict, meta: dict) -> "Linear":
-        return cls(arrays["weight"], arrays["bias"])
+        model = cls(arrays["weight"], arrays["bias"])
+        model.strength = meta.get("strength")
+        return model
+
+
+def refit(design, y, folds, members, task, deadline):
+    """One model on every row, with the regularisation the parts agree on.
+
+    Each part above chose its own strength on its own held-out rows, which flatters
+    that part's score, and each saw only 80% of the rows. Here the strength with the
+    lowest error summed over all parts is chosen (what scikit-learn's
+    LogisticRegressionCV does), the held-out answers are redone with it, and one model
+    learns from all rows with it - on small text tables those extra 20% matter.
+    Returns (held-out answers, members); ``None`` when there is no time for the refit.
+    """
+    import time
+
+    from mathless.learners.fit import rows_of
+
+    shared = set.intersection(*(set(m.tried) for m in members))
+    strength = min(shared, key=lambda c: sum(m.tried[c][0] for m in members))
+    if time.monotonic() + 1.3 * max(m.tried[strength][2] for m in members) > deadline:  # 25% more rows than a part
+        return None
+    answers = None
+    for member, (_, val_rows) in zip(members, folds):
+        part = Linear(*member.tried[strength][1]).predict(rows_of(design, val_rows), task)
+        if answers is None:
+            answers = np.full((len(y),) + part.shape[1:], np.nan)
+        answers[val_rows] = part
+    rows = np.arange(len(y))
+    if len(rows) > MAX_ROWS:
+        rows = np.random.default_rng(0).choice(rows, MAX_ROWS, replace=False)
+    everything = Linear(*Linear._fit_one(design.dense[rows], np.asarray(y)[rows], task, strength, None))
+    everything.strength = strength
+    return answers, [everything]
 
 
 def _held_out_error(weights_and_bias, design, y, task) -> float:
