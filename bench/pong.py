@@ -233,8 +233,8 @@ TRIED = [
     "bfloat16 for the picture body while training (the chip has AVX-512 BF16; weights and the two heads stay float32): "
     "learning step 8,155 -> 12,405 samples/s (256-picture minibatches, 2 threads); whole loop 964 -> 1,160 moves/s in "
     "1-minute runs (2026-11-25 19:04 UTC).",
-    "Pictures rearranged to channels-last while still bytes and turned into numbers once (a profile showed a third of "
-    "the network's input step in extra copies): whole loop 1,160 -> 1,228 moves/s (1-minute run). Fused/foreach Adam: "
+    "Pictures rearranged to channels-last while still bytes and turned into numbers once (a profile of 36 s of "
+    "training found 18% of the time in the network's input step, which converted and copied three times): whole loop 1,160 -> 1,228 moves/s (1-minute run). Fused/foreach Adam: "
     "no difference (11,647 vs 11,667 samples/s).",
     "Run 3 (2026-11-25 19:08 UTC, the two changes above, same settings otherwise): 1,257 moves/s, 4.53M moves, mean "
     "+3.0 of the last 100 games after 60 min (run 2: -4.7). Per move it also learned faster than run 2 (-7.7 after "

@@ -294,6 +294,7 @@ def _train_all(design, y, task, classes, folds, budget, seed, learners=LEARNERS)
             oof[val_rows] = member.predict(val, task)
             members.append(member)
         else:
+            # the first part's model stays for the report's checks, which need rows it did not learn from
             results[module.NAME] = {"oof": oof, "members": members, "first_part": members[0]}
             again = module.refit(design, y, folds, members, task, candidate_deadline) if (
                 hasattr(module, "refit") and len(folds) > 1) else None

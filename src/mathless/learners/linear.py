@@ -23,8 +23,9 @@ def warm_up() -> None:
     import sklearn.linear_model  # noqa: F401
 
 class Linear:
-    def __init__(self, weight=None, bias=None):
+    def __init__(self, weight=None, bias=None, strength=None):
         self.weight, self.bias = weight, bias
+        self.strength = strength  # set when refit() chose it for the model on all rows
 
     def fit(self, design, y, val_design, y_val, task, classes, deadline, seed=0, weights=None):
         """Fit for a few strengths of the pull towards zero (regularisation); keep the best on held-out rows."""
@@ -77,19 +78,17 @@ class Linear:
         return {"weight": self.weight, "bias": self.bias}
 
     def meta(self) -> dict:
-        return {"strength": self.strength} if getattr(self, "strength", None) else {}
+        return {"strength": self.strength} if self.strength else {}
 
     @classmethod
     def from_arrays(cls, arrays: dict, meta: dict) -> "Linear":
-        model = cls(arrays["weight"], arrays["bias"])
-        model.strength = meta.get("strength")
-        return model
+        return cls(arrays["weight"], arrays["bias"], meta.get("strength"))
 
 
 def refit(design, y, folds, members, task, deadline):
     """One model on every row, with the regularisation the parts agree on.
 
-    Each part above chose its own strength on its own held-out rows, which flatters
+    Each part (``Linear.fit``) chose its own strength on its own held-out rows, which flatters
     that part's score, and each saw only 80% of the rows. Here the strength with the
     lowest error summed over all parts is chosen (what scikit-learn's
     LogisticRegressionCV does), the held-out answers are redone with it, and one model
@@ -113,9 +112,8 @@ def refit(design, y, folds, members, task, deadline):
     rows = np.arange(len(y))
     if len(rows) > MAX_ROWS:
         rows = np.random.default_rng(0).choice(rows, MAX_ROWS, replace=False)
-    everything = Linear(*Linear._fit_one(design.dense[rows], np.asarray(y)[rows], task, strength, None))
-    everything.strength = strength
-    return answers, [everything]
+    weight, bias = Linear._fit_one(design.dense[rows], np.asarray(y)[rows], task, strength, None)
+    return answers, [Linear(weight, bias, strength)]
 
 
 def _held_out_error(weights_and_bias, design, y, task) -> float:
