@@ -175,12 +175,11 @@ class TableModel:
         """Print the report (verdict, what mattered, the doctor); with ``html=`` also write the page."""
         from rich.console import Console
 
-        from mathless.evaluation.report import check_page_path, print_report, write_html
+        from mathless.evaluation.report import check_page_path, print_report, render_html, write_page
 
-        if html:
-            check_page_path(html, overwrite)  # before the report is printed, not after
+        path = check_page_path(html, overwrite) if html else None  # before the report is printed, not after
         print_report(self, Console(stderr=True, quiet=quiet, highlight=False))
-        return write_html(self, html, overwrite) if html else None
+        return write_page(path, render_html(self)) if path else None
 
     def explain(self, data, row: int = 1, quiet: bool = False) -> dict:
         """Why the model answers what it does for one row (1 = the first data row), and how the network computes it."""

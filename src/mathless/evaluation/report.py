@@ -234,11 +234,6 @@ def write_page(path: Path, page: str) -> Path:
     return path
 
 
-def write_html(model, path, overwrite: bool = False, render=None) -> Path:
-    """Write the page for ``model`` (``render(model) -> str``; the table page by default)."""
-    return write_page(check_page_path(path, overwrite), (render or render_html)(model))
-
-
 # ---- image models --------------------------------------------------------------
 
 IMAGE_CHECKS = ("overfitting, underfitting, class imbalance, too little data (overall and per class), pictures shared "

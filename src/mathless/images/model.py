@@ -166,12 +166,11 @@ class ImageModel:
         """Print the report (verdict, per class, where it looks, the doctor); with ``html=`` also write the page."""
         from rich.console import Console
 
-        from mathless.evaluation.report import check_page_path, print_image_report, render_image_html, write_html
+        from mathless.evaluation.report import check_page_path, print_image_report, render_image_html, write_page
 
-        if html:
-            check_page_path(html, overwrite)  # before the report is printed, not after
+        path = check_page_path(html, overwrite) if html else None  # before the report is printed, not after
         print_image_report(self, Console(stderr=True, quiet=quiet, highlight=False))
-        return write_html(self, html, overwrite, render=render_image_html) if html else None
+        return write_page(path, render_image_html(self)) if path else None
 
     def explain(self, data, row: int = 1, quiet: bool = False) -> dict:
         """Why the model answers what it does for one picture (``row`` = its number in name order), and the network's arithmetic on it."""
