@@ -11,6 +11,7 @@ import warnings
 from dataclasses import dataclass
 
 from mathless.errors import UserError, did_you_mean
+from mathless.text.words import count_words
 
 ROLES = ("number", "category", "yes/no", "date", "text", "image", "id", "constant", "empty")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
@@ -126,9 +127,10 @@ def column_role(series, name: str) -> tuple[str, str]:
         return "number", f"numbers written as text ({bad} cells in a sample of {len(text)} were not numbers and count as missing)"
     if _looks_like_dates(text):
         return "date", "dates or times"
-    if distinct == len(values) and len(values) >= 20 and text.str.len().mean() < 40 and not text.str.contains(r"\s").mean() > 0.5:
+    words = count_words(text).mean()
+    if (distinct == len(values) and len(values) >= 20 and text.str.len().mean() < 40
+            and not text.str.contains(r"\s").mean() > 0.5 and not words >= 4):
         return "id", "a different value on every row, like an ID or a name"
-    words = text.str.split().str.len().mean()
     if words >= 4 and distinct > 0.3 * len(values):
         return "text", f"free text (about {words:.0f} words per cell)"
     if distinct > 1000 and distinct > 0.5 * len(values):

@@ -263,12 +263,15 @@ def _top_categories(labels) -> list:
 def _fit_text(series) -> dict:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
+    from mathless.text.words import TOKEN_PATTERN
+
     texts = series.fillna("").astype(str)
-    vectorizer = TfidfVectorizer(max_features=TEXT_TERMS, ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+    vectorizer = TfidfVectorizer(max_features=TEXT_TERMS, ngram_range=(1, 2), min_df=2, sublinear_tf=True,
+                                 token_pattern=TOKEN_PATTERN)
     try:
         vectorizer.fit(texts)
     except ValueError:  # too few repeated words: keep single words seen once
-        vectorizer = TfidfVectorizer(max_features=TEXT_TERMS, sublinear_tf=True)
+        vectorizer = TfidfVectorizer(max_features=TEXT_TERMS, sublinear_tf=True, token_pattern=TOKEN_PATTERN)
         try:
             vectorizer.fit(texts)
         except ValueError:
@@ -303,11 +306,13 @@ def _text_matrix(series, spec):
     from scipy import sparse
     from sklearn.feature_extraction.text import TfidfVectorizer
 
+    from mathless.text.words import TOKEN_PATTERN
+
     if not spec["terms"]:
         return sparse.csr_matrix((len(series), 0), dtype=np.float32)
     vectorizer = TfidfVectorizer(
         vocabulary={t: i for i, t in enumerate(spec["terms"])},
-        ngram_range=(1, 2), sublinear_tf=True, dtype=np.float32,
+        ngram_range=(1, 2), sublinear_tf=True, dtype=np.float32, token_pattern=TOKEN_PATTERN,
     )
     vectorizer.idf_ = np.asarray(spec["idf"], dtype=np.float64)
     return vectorizer.transform(series.fillna("").astype(str))
