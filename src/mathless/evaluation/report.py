@@ -14,7 +14,7 @@ import io
 from pathlib import Path
 
 from mathless.evaluation.metrics import MEANINGS, is_classification
-from mathless.evaluation.verdict import LEARNER_TITLES, TASK_WORDS, headline, judgement
+from mathless.evaluation.verdict import LEARNER_TITLES, TASK_WORDS, headline, judgement, text_reading_line
 
 ERROR_WORDS = {"log_loss": "log loss (lower is better)", "rmse": "RMSE (lower is better)"}
 
@@ -26,6 +26,9 @@ def print_report(model, console) -> None:
     console.print(f"Data: {model.data['rows']:,} rows, {len(model.roles)} columns besides the target, from {model.data['source']}.")
     line = headline(model)
     console.print(f"Verdict: {line[0].upper()}{line[1:]}. {judgement(model)}")
+    reading = text_reading_line(model.evaluation.get("text_reading"))
+    if reading:
+        console.print(reading)
     importance = model.insights.get("importance", {})
     if importance:
         top = [name for name, value in importance.items() if value > 0][:3]
@@ -148,8 +151,10 @@ def doctor_html(findings, checked: str) -> list:
 def _verdict_html(model) -> list:
     """The verdict sentence and the table of numbers next to the naive guess."""
     line = headline(model)
+    reading = text_reading_line(model.evaluation.get("text_reading"))
     return [
         f"<p class='verdict'><b>{html.escape(line[0].upper() + line[1:])}.</b> {html.escape(judgement(model))}</p>",
+        *([f"<p>{html.escape(reading)}</p>"] if reading else []),
         _table(["number", "model", "naive guess", "what it means"],
                [[k, f"{v:.4g}", f"{model.baseline.get(k, float('nan')):.4g}", MEANINGS.get(k, "")] for k, v in model.metrics.items()]),
     ]

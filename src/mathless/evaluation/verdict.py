@@ -99,6 +99,9 @@ def print_verdict(console, model, title: str) -> None:
     weights = {name: weight for name, weight, _ in model.learners if weight > 0}
     used = " + ".join(f"{LEARNER_TITLES.get(n, n)} {w * 100:.0f}%" for n, w in weights.items())
     console.print(f"  Model: {used}.")
+    reading = text_reading_line(model.evaluation.get("text_reading"))
+    if reading:
+        console.print(f"  {reading}")
     table = Table(show_edge=False)
     table.add_column("number")
     table.add_column("model", justify="right")
@@ -108,6 +111,22 @@ def print_verdict(console, model, title: str) -> None:
         base = model.baseline.get(key)
         table.add_row(key, f"{value:.4g}", "" if base is None else f"{base:.4g}", MEANINGS.get(key, ""))
     console.print(table)
+
+
+def text_reading_line(reading) -> str:
+    """How the text columns were read, and why, in one sentence ('' for a table without text)."""
+    if not reading or not reading.get("chosen"):
+        return ""
+    line = f"Text read as {reading['chosen']}"
+    scores = reading.get("scores") or {}
+    if len(scores) > 1:
+        measure = reading.get("measure", "accuracy")
+        other = next(k for k in scores if k != reading["chosen"])
+        line += (f": a linear model on the text alone scored held-out {measure} {scores[reading['chosen']]:.3f} with it "
+                 f"and {scores[other]:.3f} with {other}")
+    elif reading.get("why"):
+        line += f" ({reading['why']})"
+    return line + "."
 
 
 def print_info(manifest: dict, console) -> None:
@@ -136,6 +155,9 @@ def print_info(manifest: dict, console) -> None:
         roles.add_row(role["column"], role["role"] if role["role"] in ("number", "category", "yes/no", "date", "text") else f"{role['role']} (ignored)")
     console.print(roles)
     console.print(f"Checked by {evaluation['method']} on {evaluation['rows']:,} rows.")
+    reading = text_reading_line(evaluation.get("text_reading"))
+    if reading:
+        console.print(reading)
     for learner in manifest["learners"]:
         if learner["name"] == "network" and learner["meta"]:
             from mathless.networks.layers import build_network, print_shape_table

@@ -196,6 +196,8 @@ def open_image(path: Path, channels: int, size: int):
         raise BadImage(f"could not be read ({message[:80]})") from None
     except Image.DecompressionBombError:
         raise BadImage("too large to read safely") from None
+    except Exception as error:  # any other decoder failure on a damaged file: skip it, never stop the run
+        raise BadImage(f"could not be read ({type(error).__name__}: {str(error)[:80]})") from None
     width, height = image.size
     scale = size / min(width, height)
     new = (max(size, round(width * scale)), max(size, round(height * scale)))

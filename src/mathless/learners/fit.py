@@ -77,6 +77,9 @@ def fit(data, target=None, time_limit=60, task=None, roles=None, ignore=(), seed
     with budget:
         budget.stage(TRAINING_SHARE)
         results = _train_all(design, y, task, len(classes), folds, budget, seed, learners)
+        for name, result in results.items():  # blow-ups the training loop caught and retried
+            for note in dict.fromkeys(n for m in result["members"] for n in getattr(m, "notes", [])):
+                console.print(f"Note ({name}): {note}")
         budget.stage(1.0)
         held_out = np.concatenate([val for _, val in folds])
         weights, blended = _blend({name: r["oof"] for name, r in results.items()}, y, held_out, task)
@@ -253,8 +256,6 @@ def _choose_text_reading(frame, y, task, prep, folds, budget, console) -> dict:
         for spec in texts:
             spec["reading"] = "embedding"
     measure = "accuracy" if is_classification(task) else "R²"
-    console.print(f"Text read as {chosen}: with a linear model on the text alone, held-out {measure} "
-                  + " vs ".join(f"{v:.3f} ({k.split(' (')[0]})" for k, v in scores.items()) + ".")
     return {"chosen": chosen, "scores": scores, "measure": measure}
 
 
