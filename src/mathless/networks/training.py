@@ -90,6 +90,50 @@ def _as_float(batch, training: bool = False):
     return batch.float()
 
 
+class Rows:
+    """Table rows (a NumPy array or a SciPy sparse matrix) as the loop's inputs.
+
+    A batch becomes a float tensor only when it is asked for, so text word counts
+    (tens of thousands of mostly-zero columns) stay sparse in memory.
+    """
+
+    def __init__(self, matrix):
+        self.matrix = matrix
+
+    def __len__(self) -> int:
+        return self.matrix.shape[0]
+
+    def dim(self) -> int:
+        return 2
+
+    def __getitem__(self, index):
+        import torch
+
+        if torch.is_tensor(index):
+            index = index.numpy()
+        part = self.matrix[index]
+        part = part.toarray() if hasattr(part, "toarray") else np.asarray(part)
+        return torch.from_numpy(np.ascontiguousarray(part, dtype=np.float32))
+
+
+def _adamw(torch, trainable, groups, learning_rate: float, weight_decay: float):
+    """AdamW over the trainable weights; ``groups`` may give some of them a multiple of the step size."""
+    groups = [dict(g) for g in (groups or []) if g["params"]]
+    special = {id(p) for g in groups for p in g["params"]}
+    rest = [p for p in trainable if id(p) not in special]
+    param_groups = ([{"params": rest, "scale": 1.0}] if rest else []) + [
+        {"params": g["params"], "scale": g.get("scale", 1.0), "weight_decay": g.get("weight_decay", weight_decay)}
+        for g in groups]
+    optimizer = torch.optim.AdamW(param_groups, lr=learning_rate, weight_decay=weight_decay)
+    _set_step(optimizer, learning_rate)
+    return optimizer
+
+
+def _set_step(optimizer, learning_rate: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = learning_rate * group.get("scale", 1.0)
+
+
 def predict_in_batches(module, inputs, prepare=None, batch_size: int = 256, task: str = "one-of-many"):
     """Run the module over ``inputs`` (a CPU tensor) in batches; class chances (or numbers) as NumPy."""
     import torch
@@ -117,8 +161,16 @@ def _held_out_scores(module, inputs, answers, prepare, task) -> dict:
             "accuracy": float((predicted.argmax(axis=1) == answers).mean())}
 
 
-def _one_cycle(progress: float, peak: float) -> float:
-    """The step size over training: rises from peak/25 to peak in the first quarter, then eases to almost 0."""
+def _step_size(progress: float, peak: float, full_cycle: bool = True) -> float:
+    """The step size over training.
+
+    A step found by the trial sits near the edge of what training tolerates: it rises from
+    peak/25 to the peak in the first quarter, then eases to almost 0 (one cycle). The usual
+    0.001, used when there is no time for the trial, is safe from the first step and is kept
+    as it is: so short a training is far from settled, and easing off would only slow it.
+    """
+    if not full_cycle:
+        return peak
     if progress < 0.25:
         start = peak / 25
         return start + (peak - start) * progress / 0.25
@@ -134,7 +186,7 @@ def train(module, inputs, answers, held_inputs, held_answers, *, task: str = "on
           batch_size: int | None = None, max_passes: int = 200, weight_decay: float = 0.01,
           learning_rate: float | None = None, seed: int = 0, label: str = "neural network",
           quiet: bool = False, heavy: bool = False, frozen_norms: bool = False, on_best=None,
-          checkpoint_every: float = 30.0) -> Trained:
+          checkpoint_every: float = 30.0, groups=None, min_seconds: float = MIN_SECONDS) -> Trained:
     """Train ``module`` in place on ``inputs``/``answers``; keep the weights best on the held-out examples.
 
     ``inputs`` is a CPU tensor (uint8 images, float rows …) and ``prepare(batch,
@@ -148,7 +200,11 @@ def train(module, inputs, answers, held_inputs, held_answers, *, task: str = "on
     network on few images, whose small batches would otherwise overwrite them).
     ``on_best(scores)`` is called when the held-out score has improved, at most
     every ``checkpoint_every`` seconds, with the module holding the best weights
-    (to write a checkpoint that survives a crash).
+    (to write a checkpoint that survives a crash). ``groups``: dicts with
+    ``params``, ``scale`` (a multiple of the step size) and optionally
+    ``weight_decay``, for weights that need other steps (word vectors, each seen
+    in few rows). ``min_seconds``: train at least this long even when the
+    deadline has passed (tables, trained five times over, keep it small).
     """
     from mathless.learners.budget import Budget
 
@@ -165,7 +221,7 @@ def train(module, inputs, answers, held_inputs, held_answers, *, task: str = "on
     batch_size = max(1, min(batch_size, rows))
     steps_per_pass = max(1, rows // batch_size)  # the last incomplete batch is left out (batch norm needs > 1)
     classification = task != "number"
-    target = torch.as_tensor(np.asarray(answers), dtype=torch.long if classification else torch.float32)
+    target = torch.as_tensor(np.array(answers), dtype=torch.long if classification else torch.float32)
     loss_fn = torch.nn.CrossEntropyLoss() if classification else torch.nn.MSELoss()
 
     own_budget = None
@@ -191,23 +247,26 @@ def train(module, inputs, answers, held_inputs, held_answers, *, task: str = "on
 
     try:
         # 1. the step size, by a short trial run
+        full_cycle = learning_rate is not None  # a step the caller chose rises and eases off too
         if learning_rate is None and deadline - time.monotonic() < 1.0:
             learning_rate, speed = 1e-3, None
             result.notes.append("There was too little time to try step sizes; used the usual 0.001.")
         elif learning_rate is None:
             budget.step(label, "finding a good step size")
             _training_mode(module, frozen_norms)
-            learning_rate, speed = _find_learning_rate(module, trainable, batch_loss, order_stream(), weight_decay,
-                                                       deadline, started, steps_per_pass, result.notes)
+            learning_rate, speed, full_cycle = _find_learning_rate(
+                module, trainable, groups, batch_loss, order_stream(), weight_decay, deadline, started,
+                steps_per_pass, result.notes)
         else:
             speed = None
         result.learning_rate = learning_rate
 
         # 2. the plan: how many steps fit in the time left
-        optimizer = torch.optim.AdamW(trainable, lr=learning_rate, weight_decay=weight_decay)
+        optimizer = _adamw(torch, trainable, groups, learning_rate, weight_decay)
         train_start = time.monotonic()
-        reserve = _estimate_check_seconds(speed, len(held_inputs), batch_size)
-        least = min(MIN_SECONDS, max(2.0, 0.5 * (deadline - started)))
+        # time kept for the last held-out check; a tenth at most, or a short slice (tables train five) is mostly kept
+        reserve = min(_estimate_check_seconds(speed, len(held_inputs), batch_size), 0.1 * max(0.0, deadline - train_start))
+        least = min(min_seconds, max(min(2.0, min_seconds), 0.5 * (deadline - started)))
         if deadline - train_start - reserve < least:
             result.notes.append(
                 f"The time budget was nearly used up before training began (reading the data and starting up take time); "
@@ -233,8 +292,7 @@ def train(module, inputs, answers, held_inputs, held_answers, *, task: str = "on
             if progress >= 1 or now >= deadline:
                 result.stopped = "the planned training finished" if step >= planned_steps else "the time was up"
                 break
-            for group in optimizer.param_groups:
-                group["lr"] = _one_cycle(progress, learning_rate)
+            _set_step(optimizer, _step_size(progress, learning_rate, full_cycle))
             loss = batch_loss(next(stream))
             value = float(loss.detach())
             if reference_loss is None:
@@ -254,7 +312,7 @@ def train(module, inputs, answers, held_inputs, held_answers, *, task: str = "on
                 )
                 if best_state is not None:
                     module.load_state_dict(best_state)
-                optimizer = torch.optim.AdamW(trainable, lr=learning_rate, weight_decay=weight_decay)
+                optimizer = _adamw(torch, trainable, groups, learning_rate, weight_decay)
                 continue
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -329,36 +387,39 @@ def _estimate_check_seconds(speed, held_rows, batch_size) -> float:
     return held_rows / (speed * batch_size * 3) + 0.2
 
 
-def _find_learning_rate(module, trainable, batch_loss, stream, weight_decay, deadline, started, steps_per_pass, notes):
+def _find_learning_rate(module, trainable, groups, batch_loss, stream, weight_decay, deadline, started, steps_per_pass,
+                        notes):
     """Try step sizes from 1e-6 up to 1; pick a tenth of the one where the error was lowest.
 
-    Returns ``(learning_rate, training steps per second)``; the module's weights
-    are put back as they were.
+    Returns ``(learning_rate, training steps per second, whether the trial chose it)``
+    (when it did not, the usual 0.001 is returned);
+    the module's weights are put back as they were.
     """
     import torch
 
     saved = {k: v.detach().clone() for k, v in module.state_dict().items()}
     steps = int(min(100, max(30, steps_per_pass)))
     low, high = 1e-6, 1.0
-    optimizer = torch.optim.AdamW(trainable, lr=low, weight_decay=weight_decay)
-    smoothed, best, best_lr, tried = 0.0, math.inf, None, 0
+    optimizer = _adamw(torch, trainable, groups, low, weight_decay)
+    smoothed, best, best_lr, tried, rose = 0.0, math.inf, None, 0, False
     time_box = started + max(0.5, (deadline - started) * 0.12)
     hard_stop = started + max(1.0, (deadline - started) * 0.3)
     begun = time.monotonic()
     for i in range(steps):
         lr = low * (high / low) ** (i / (steps - 1))
-        for group in optimizer.param_groups:
-            group["lr"] = lr
+        _set_step(optimizer, lr)
         loss = batch_loss(next(stream))
         value = float(loss.detach())
         tried += 1
         if not math.isfinite(value):
+            rose = True
             break
         smoothed = 0.9 * smoothed + 0.1 * value
         corrected = smoothed / (1 - 0.9 ** (i + 1))
         if corrected < best:
             best, best_lr = corrected, lr
         if i > 5 and corrected > 4 * best:
+            rose = True
             break
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -370,7 +431,11 @@ def _find_learning_rate(module, trainable, batch_loss, stream, weight_decay, dea
     module.load_state_dict(saved)
     if best_lr is None or tried < 10:
         notes.append("There was too little time to try step sizes; used the usual 0.001.")
-        return 1e-3, speed
+        return 1e-3, speed, False
+    if not rose and lr < 1e-2:  # the clock ended the trial while the error still fell: its best is just its last
+        notes.append(f"The step-size trial ran out of time at {lr:.2g}, before the error began to rise; "
+                     f"used the usual 0.001.")
+        return 1e-3, speed, False
     chosen = float(np.clip(best_lr / 10, 1e-5, 1e-2))
     notes.append(f"Step size {chosen:.2g}, found by a short trial of {tried} steps (a learning-rate range test).")
-    return chosen, speed
+    return chosen, speed, True
