@@ -320,3 +320,33 @@ def test_linear_learner_is_refit_on_every_row(penguins_csv, penguin_model):
     direct = LogisticRegression(C=member.strength, max_iter=500).fit(X, y)
     assert np.allclose(member.weight, direct.coef_, atol=1e-4)
     assert np.allclose(member.bias, direct.intercept_, atol=1e-4)
+
+
+def test_ctrl_c_keeps_the_learners_that_had_finished(penguins_csv, tmp_path):
+    """Ctrl-C while the neural network trains: the trees and the linear model that had finished make the
+    model, which is checked and saved as usual."""
+    import os
+    import signal
+    import time
+
+    from conftest import MATHLESS
+
+    out = tmp_path / "stopped-model"
+    process = subprocess.Popen(
+        [str(MATHLESS), "fit", str(penguins_csv / "train.csv"), "--target", "species", "--time", "60", "--out", str(out)],
+        stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=dict(os.environ, COLUMNS="120"))
+    seen = []
+    for line in process.stderr:
+        seen.append(line)
+        if "training neural network" in line:
+            time.sleep(1.5)  # inside the network's training loop
+            process.send_signal(signal.SIGINT)
+            break
+    rest, _ = process.communicate(timeout=120)[::-1]
+    message = "".join(seen) + rest
+    assert process.returncode == 0, message
+    assert "Stopped with Ctrl-C" in message and "Traceback" not in message
+    manifest = json.loads((out / "manifest.json").read_text())
+    learners = [learner["name"] for learner in manifest["learners"]]
+    assert "trees" in learners and "network" not in learners
+    assert manifest["metrics"]["accuracy"] > 0.9

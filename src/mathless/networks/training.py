@@ -7,7 +7,9 @@ an expert:
 
 - **Step size** ("learning rate"): found by a short trial that tries ever larger
   steps and watches where the error falls fastest (a learning-rate range test);
-  then the step rises and falls once over the training time (one cycle).
+  then the step rises and falls once over the training time (one cycle). When
+  there is no time for the trial (a table's five cross-validation parts on a
+  short budget), the usual 0.001 is used, unchanged.
 - **When to stop**: the examples held out of training are scored after each pass
   over the data; the weights that did best there are kept, and training stops
   when they stop improving, or when the time is up.
