@@ -65,7 +65,7 @@ def fit(data, target=None, time_limit=60, task=None, roles=None, ignore=(), seed
     if own is not None and _starts_with_embedding(own):
         text_reading = {"chosen": "word counts (TF-IDF)", "why": "your network starts with `embedding`, which reads words"}
     else:
-        text_reading = _choose_text_reading(frame, y, task, prep, folds, budget, console)
+        text_reading = _choose_text_reading(frame, y, task, prep, folds, budget)
     design = prep.transform(frame)
     notes.extend(design.notes)
     for note in notes:
@@ -212,7 +212,7 @@ def _fit_image_table(data, frame, target, images, roles, budget, console, **opti
                       time_limit=max(1.0, budget.left()), **options)
 
 
-def _choose_text_reading(frame, y, task, prep, folds, budget, console) -> dict:
+def _choose_text_reading(frame, y, task, prep, folds, budget) -> dict:
     """Word counts (TF-IDF) or a pretrained sentence model for text columns: whichever a linear model
     does better with on held-out rows. Word counts are always available; the sentence model when installed."""
     from mathless.text.embed import available, why_unavailable
