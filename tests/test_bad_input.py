@@ -103,7 +103,8 @@ def test_semicolon_separated_file_with_decimal_commas_works(tmp_path):
     path = tmp_path / "euro.csv"
     sizes = np.random.default_rng(0).integers(20, 90, 60)
     path.write_text("size;price\n" + "".join(f"{s};{s * 2},5\n" for s in sizes))
-    result = fit(path, "price", "--out", tmp_path / "m", "--json")
+    # a real model, so a budget that leaves the learners time after start-up on a slow machine too
+    result = run_cli("fit", path, "--target", "price", "--time", "10", "--out", tmp_path / "m", "--json")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["task"] == "number" and summary["metrics"]["r2"] > 0.9

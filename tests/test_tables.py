@@ -334,7 +334,9 @@ def test_ctrl_c_keeps_the_learners_that_had_finished(penguins_csv, tmp_path):
     out = tmp_path / "stopped-model"
     process = subprocess.Popen(
         [str(MATHLESS), "fit", str(penguins_csv / "train.csv"), "--target", "species", "--time", "60", "--out", str(out)],
-        stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=dict(os.environ, COLUMNS="120"))
+        stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=dict(os.environ, COLUMNS="120"),
+        # a test run started in the background inherits Ctrl-C as ignored; the user's terminal does not
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen = []
     for line in process.stderr:
         seen.append(line)
