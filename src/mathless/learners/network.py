@@ -36,11 +36,6 @@ def build(words, inputs: int, outputs: int, text_spans=None):
     return module
 
 
-def _dense(matrix, rows=None):
-    part = matrix if rows is None else matrix[rows]
-    return part.toarray() if hasattr(part, "toarray") else np.asarray(part)
-
-
 
 def warm_up() -> None:
     """Load the library, and take one tiny training step, before the clock for this learner starts.
@@ -112,12 +107,11 @@ class Network:
         return torch.softmax(out, dim=1).numpy()
 
     def predict(self, design, task):
-        X = design.dense
-        torch = _torch(X.shape[0])
-        parts = []
-        for start in range(0, X.shape[0], 65536):
-            parts.append(self._forward(torch.tensor(_dense(X[start:start + 65536]), dtype=torch.float32), task))
-        return np.concatenate(parts)
+        from mathless.networks.training import Rows
+
+        rows = Rows(design.dense)
+        _torch(len(rows))
+        return np.concatenate([self._forward(rows[start:start + 65536], task) for start in range(0, len(rows), 65536)])
 
     def arrays(self) -> dict:
         return {k: v.numpy() for k, v in self.module.state_dict().items()}
