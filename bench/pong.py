@@ -245,6 +245,17 @@ TRIED = [
     "1,475 in the default layout), 1,247 at 84x84, and the small CNN 5,791 at 64x64 (256-picture batches, 2 threads); "
     "`mathless play Pong` ran 307 moves/s at 64x64 and 171 at 84x84 in 1-minute runs - a quarter of run 3's 1,257. "
     "No 60-minute run was made there: it could only fall further short of +18 than run 3.",
+    "2026-12-02, the same AVX2-only kind of machine, where a profile of a 1-minute `mathless play Pong` (64x64, 322 "
+    "moves/s) found 34 s learning, 14 s choosing moves, 9 s in the emulator and 0.3 s for the advantages out of 62 s. "
+    "Choosing moves on one thread instead of two (waking torch's sleeping second thread costs more than it saves on 8 "
+    "pictures: 1,456-2,229 vs 3,505 pictures/s alone) did not show in the whole loop: 1.5-minute runs made 30,720 vs "
+    "30,720 and 26,624 vs 28,672 moves, within the noise; not kept. Letting OpenMP threads spin 3 ms before sleeping "
+    "(GOMP_SPINCOUNT=300000, libgomp's own default) sped the learning step up alone (2,462 -> 3,352 samples/s) but "
+    "slowed the emulator beside it (9 -> 13 s a minute): 19,456 -> 22,528-23,552 moves in single 1-minute runs, "
+    "noisy, and it brings back the spinning that made network calls up to 30x slower beside other work; not kept.",
+    "48x48 pictures instead of 64x64 (2026-12-02, AVX2; the ball is still a visible dot): the Nature CNN's learning "
+    "step 2,233 -> 4,473 samples/s, but the whole loop only 322 -> 395 moves/s, and per move it learned later: mean "
+    "-20.1 after 0.76M moves in a pilot with a 60-minute schedule stopped at 32 min (run 3 at 0.75M: -17.6; curve: bench/pong_pilot48_curve.csv). Not kept.",
 ]
 
 
