@@ -249,6 +249,7 @@ def print_image_report(model, console) -> None:
     """The terminal half of an image model's report."""
     from mathless.images.insights import where_in_words
     from mathless.images.model import APPROACH_TITLES
+    from mathless.networks.layers import learns_text
 
     insights = model.insights
     console.print(f"[bold]Report: telling apart {len(model.classes)} classes of images[/bold]")
@@ -338,7 +339,7 @@ def render_image_html(model) -> str:
     parts.append("<h2>The network</h2>")
     parts.append(f"<p>{e(APPROACH_TITLES.get(model.approach, model.approach))}, because {e(model.approach_reason)}.</p>")
     parts.append(_table(["layer", "output shape", "numbers it learns"],
-                        [[r["layer"], r["shape"], f"{r['learns']:,}"] for r in model.layer_rows()]))
+                        [[r["layer"], r["shape"], learns_text(r) or "0"] for r in model.layer_rows()]))
     if "curves" in plots:
         parts.append("<h2>Learning curves</h2><p>Error on the training images (dashed, as they were changed at random "
                      "while training) and on held-out images (solid), at each check during training. A widening gap "

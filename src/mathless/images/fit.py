@@ -405,6 +405,9 @@ def _fit_transfer(images, y, train_rows, held_rows, classes, words, state, budge
             trained.notes.append("Fine-tuning MobileNetV2's last blocks did not help on the held-out images; kept them as they were.")
             _restore_late(late, state, FINE_TUNE_FROM)
             head.load_state_dict(head_before)
+    elif fine_tune:
+        trained.notes.append("Fine-tuning MobileNetV2's last blocks was asked for, but the time ran out before it "
+                             "could start; give a longer --time.")
     for parameter in backbone.parameters():
         parameter.requires_grad_(True)
     module.eval()

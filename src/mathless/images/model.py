@@ -282,6 +282,9 @@ def print_image_info(manifest: dict, console) -> None:
     network = manifest["network"]
     _, rows = build_network(network["words"], tuple(network["input_shape"]), int(network["outputs"]))
     print_shape_table(rows, console)
+    for note in evaluation.get("training", {}).get("notes", []):
+        if note.startswith("Fine-tun"):  # the pretrained part was adjusted after all (or tried and put back)
+            console.print(note)
     metrics = manifest["metrics"]
     console.print(
         f"On {evaluation['rows']:,} held-out images it was right {metrics['accuracy'] * 100:.1f} times in 100; "

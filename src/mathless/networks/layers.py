@@ -254,8 +254,9 @@ def build_network(words, input_shape, outputs: int, text_spans=None):
     for images; ``outputs`` the number of classes (1 for a number).
     ``text_spans``: for a table, the (start, end) input positions of each text
     column's word counts, which `embedding` reads. Returns
-    ``(module, rows)``: rows are dicts with ``layer``, ``shape`` and ``learns``
-    (how many numbers that layer learns).
+    ``(module, rows)``: rows are dicts with ``layer``, ``shape``, ``learns`` (how many
+    numbers that layer learns from the data) and ``pretrained`` (how many it brings
+    ready-made and keeps: the pretrained MobileNetV2).
     """
     from torch import nn
 
@@ -346,7 +347,7 @@ def build_network(words, input_shape, outputs: int, text_spans=None):
                 raise UserError(f"{here}: `mobilenet_v2` needs images of at least 32×32 pixels; these are {shape[1]}×{shape[2]}.")
             backbone = MobileNetV2Features()
             shape = backbone.output_shape(shape)
-            pieces.append(("mobilenet_v2 (pretrained on ImageNet, kept as it is)", [backbone], shape, False))
+            pieces.append(("mobilenet_v2 (pretrained on ImageNet)", [backbone], shape, "pretrained"))
         elif word == "embedding":
             if kind == "image" or not text_spans:
                 raise UserError(
@@ -367,11 +368,14 @@ def build_network(words, input_shape, outputs: int, text_spans=None):
         pieces.append(("flatten", [nn.Flatten()], shape, True))
     pieces.append((f"output: dense {outputs}", [nn.Linear(shape[0], outputs)], (outputs,), True))
 
-    modules, rows = [], [{"layer": "input", "shape": describe_shape(tuple(int(s) for s in input_shape)), "learns": 0, "added": False}]
+    modules, rows = [], [{"layer": "input", "shape": describe_shape(tuple(int(s) for s in input_shape)), "learns": 0,
+                          "pretrained": 0, "added": False}]
     for label, parts, after, added in pieces:
         modules.extend(parts)
-        learns = sum(p.numel() for part in parts for p in part.parameters())
-        rows.append({"layer": label, "shape": describe_shape(after), "learns": int(learns), "added": added})
+        numbers = int(sum(p.numel() for part in parts for p in part.parameters()))
+        pretrained = added == "pretrained"
+        rows.append({"layer": label, "shape": describe_shape(after), "learns": 0 if pretrained else numbers,
+                     "pretrained": numbers if pretrained else 0, "added": False if pretrained else added})
     return nn.Sequential(*modules), rows
 
 
@@ -390,10 +394,18 @@ def shape_table(rows, title: str = "The network, layer by layer"):
     table.add_column("numbers it learns", justify="right")
     for row in rows:
         label = row["layer"] + (" (added)" if row.get("added") and not row["layer"].startswith("output") else "")
-        table.add_row(label, row["shape"], f"{row['learns']:,}" if row["learns"] else "")
+        table.add_row(label, row["shape"], learns_text(row))
     total = sum(row["learns"] for row in rows)
-    table.add_row("total", "", f"{total:,}")
+    pretrained = sum(row.get("pretrained", 0) for row in rows)
+    table.add_row("total", "", f"{total:,}" + (f" (and {pretrained:,} pretrained)" if pretrained else ""))
     return table
+
+
+def learns_text(row) -> str:
+    """The "numbers it learns" cell: a count, nothing, or what came pretrained and stays as it is."""
+    if row.get("pretrained"):
+        return f"none: {row['pretrained']:,} come pretrained"
+    return f"{row['learns']:,}" if row["learns"] else ""
 
 
 def print_shape_table(rows, console, title: str = "The network, layer by layer") -> None:
