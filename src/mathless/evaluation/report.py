@@ -249,7 +249,6 @@ def print_image_report(model, console) -> None:
     """The terminal half of an image model's report."""
     from mathless.images.insights import where_in_words
     from mathless.images.model import APPROACH_TITLES
-    from mathless.networks.layers import learns_text
 
     insights = model.insights
     console.print(f"[bold]Report: telling apart {len(model.classes)} classes of images[/bold]")
@@ -315,6 +314,7 @@ def render_image_html(model) -> str:
     """The HTML page for an image model: the same sections as for tables, with pictures for rows."""
     from mathless.images.insights import where_in_words
     from mathless.images.model import APPROACH_TITLES
+    from mathless.networks.layers import learns_text
 
     e = html.escape
     insights = model.insights
