@@ -347,7 +347,7 @@ def build_network(words, input_shape, outputs: int, text_spans=None):
                 raise UserError(f"{here}: `mobilenet_v2` needs images of at least 32×32 pixels; these are {shape[1]}×{shape[2]}.")
             backbone = MobileNetV2Features()
             shape = backbone.output_shape(shape)
-            pieces.append(("mobilenet_v2 (pretrained on ImageNet)", [backbone], shape, "pretrained"))
+            pieces.append(("mobilenet_v2 (pretrained on ImageNet)", [backbone], shape, False))
         elif word == "embedding":
             if kind == "image" or not text_spans:
                 raise UserError(
@@ -373,9 +373,9 @@ def build_network(words, input_shape, outputs: int, text_spans=None):
     for label, parts, after, added in pieces:
         modules.extend(parts)
         numbers = int(sum(p.numel() for part in parts for p in part.parameters()))
-        pretrained = added == "pretrained"
+        pretrained = any(getattr(part, "pretrained", False) for part in parts)
         rows.append({"layer": label, "shape": describe_shape(after), "learns": 0 if pretrained else numbers,
-                     "pretrained": numbers if pretrained else 0, "added": False if pretrained else added})
+                     "pretrained": numbers if pretrained else 0, "added": added})
     return nn.Sequential(*modules), rows
 
 

@@ -68,6 +68,8 @@ class InvertedResidual(nn.Module):
 class MobileNetV2Features(nn.Module):
     """The seeing part of MobileNetV2: a photo in, 1280 feature maps 32 times smaller out."""
 
+    pretrained = True  # its numbers come from ImageNet training, not from the user's data (see layers.shape_table)
+
     def __init__(self):
         super().__init__()
         layers = [ConvNormReLU(3, 32, stride=2)]
