@@ -243,3 +243,56 @@ def test_bfloat16_training_body_keeps_the_moves_float32():
     exact_chances, fast_chances = exact_logits.softmax(1), fast_logits.softmax(1)
     assert (exact_chances - fast_chances).abs().max() < 0.01
     assert (exact_values - fast_values).abs().max() < 0.05 * exact_values.abs().max() + 0.01
+
+
+def test_a_run_that_gets_worse_keeps_its_best_network(tmp_path):
+    """Training that solves CartPole and then loses it ends with the network of the best stretch, says so, and the
+    run folder, the report and the doctor carry that; training that ends at its best keeps the last network."""
+    import torch
+
+    from mathless.games.agent import Agent
+    from mathless.games.catalog import find_game
+    from mathless.games.networks import describe
+    from mathless.games.play import Run
+    from mathless.games.report import training_lines
+
+    def finish(run, score, games=20):
+        run.record(500 * games, [(score, 500)] * games)
+
+    def nudge(network):  # stands in for a learning step: the weights move on
+        with torch.no_grad():
+            for tensor in network.parameters():
+                tensor.add_(0.1)
+
+    agent = Agent(find_game("CartPole-v1"), "ppo", describe((4,), 2))
+    run = Run(agent, minutes=None, steps=100_000, out=None, quiet=True)
+    finish(run, 20.0)
+    nudge(agent.network)
+    finish(run, 500.0)  # the best stretch: 20 games in a row at the maximum
+    best = {name: tensor.clone() for name, tensor in agent.network.state_dict().items()}
+    nudge(agent.network)
+    finish(run, 150.0)
+    agent.optimizer_state = {"state": {}, "param_groups": []}
+    run.keep_best()
+    assert all(torch.equal(tensor, best[name]) for name, tensor in agent.network.state_dict().items())
+    assert agent.kept["score"] == 500.0 and agent.kept["last_score"] == 150.0 and agent.kept["games"] == 20
+    assert agent.optimizer_state is None  # that learning state belonged to the later network
+    assert len(agent.history) == 60  # every game stays on the record
+
+    agent.save(tmp_path / "kept")
+    loaded = ml.load(tmp_path / "kept")
+    assert loaded.kept == agent.kept
+    assert any("the last 20 games averaged 150" in line for line in training_lines(loaded))
+    collapse = next(f for f in loaded.findings() if f["check"] == "score collapsed")
+    assert "The saved network is not the last one" in collapse["message"]
+
+    steady = Agent(find_game("CartPole-v1"), "ppo", describe((4,), 2))
+    run = Run(steady, minutes=None, steps=100_000, out=None, quiet=True)
+    finish(run, 20.0)
+    finish(run, 480.0)
+    nudge(steady.network)
+    last = {name: tensor.clone() for name, tensor in steady.network.state_dict().items()}
+    finish(run, 470.0)  # a little below the best: noise, not a collapse
+    run.keep_best()
+    assert steady.kept is None
+    assert all(torch.equal(tensor, last[name]) for name, tensor in steady.network.state_dict().items())

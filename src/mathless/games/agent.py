@@ -47,6 +47,9 @@ class Agent:
         self.optimizer_state = optimizer_state
         self.settings = dict(settings or {})
         self.folder = None  # where it was loaded from, so advice can name it
+        # Set when training ended worse than its best stretch and that network was kept instead:
+        # {"minutes", "agent_steps", "score" (mean of "games" games in a row), "games", "last_score"}.
+        self.kept = None
         self._random_scores = {}  # random play measured once per (games, seed)
 
     # ----- playing -------------------------------------------------------------------
@@ -267,6 +270,7 @@ class Agent:
                 "recent_score": self.recent_score(),
                 "best_game_score": max((s for _, _, s in self.history), default=None),
                 "settings": self.settings,
+                "kept_best": self.kept,
                 "optimizer_groups": optimizer_groups,
             }
             write_manifest(staging, manifest)
@@ -305,6 +309,7 @@ class Agent:
                 agent.optimizer_state = _unflatten_optimizer(
                     load_file(str(folder / "optimizer.safetensors")), manifest["optimizer_groups"])
             agent.history = _read_curve(folder / "curve.csv")
+            agent.kept = manifest.get("kept_best")
             agent.folder = folder
         except UserError:
             raise

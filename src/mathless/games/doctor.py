@@ -136,9 +136,14 @@ def examine(agent) -> list:
                 "score collapsed",
                 f"The score collapsed: {size} games in a row averaged {points(best)} after {duration(minute)} "
                 f"of training, but the last {size} average {points(recent)}: it lost {(best - recent) / lead:.0%} "
-                f"of its lead over random play ({points(random_score)}). Training became unstable.",
-                "Train a new run with another --seed or the other algorithm (--algorithm dqn or ppo). "
-                "When a run plays well, copy its folder: checkpoints overwrite it as training goes on.",
+                f"of its lead over random play ({points(random_score)}). Training became unstable."
+                + (f" The saved network is not the last one but the one from {duration(agent.kept['minutes'])}, "
+                   f"when {agent.kept['games']} games in a row averaged {points(agent.kept['score'])}."
+                   if agent.kept else ""),
+                ("Use it as it is, or resume with a shorter --minutes to improve on it; another --seed or the other "
+                 "algorithm (--algorithm dqn or ppo) may learn more steadily." if agent.kept else
+                 "Train a new run with another --seed or the other algorithm (--algorithm dqn or ppo). "
+                 "When a run plays well, copy its folder: checkpoints overwrite it as training goes on."),
             ))
             return found
 

@@ -17,6 +17,12 @@ from mathless.games.catalog import find_game
 
 CHECKPOINT_SECONDS = 300
 DEFAULT_MINUTES = {"atari": 60.0, "gymnasium": 2.0}
+# Keeping the best network: its score is the mean of this many games in a row (Atari games are
+# few and long, small games many and short), and it replaces the last one only when the last
+# games lost more than KEEP_DROP of the lead the best had over this run's first games. PPO on
+# CartPole can solve the game in 15 s and lose it again before the budget ends (bench/RESULTS.md).
+KEEP_WINDOW = {"atari": 100, "gymnasium": 20}
+KEEP_DROP = 0.25
 
 
 def _slug(name: str) -> str:
@@ -48,6 +54,10 @@ class Run:
         self.last_print = 0.0
         self.last_checkpoint = self.started
         self.saves = 0
+        self.window = KEEP_WINDOW[agent.game.family]
+        self.first_games = len(agent.history)
+        self.first_mean = None  # the mean of this run's first `window` games
+        self.best = None  # (mean, minutes, moves, weights) of the best `window` games in a row so far
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
@@ -70,12 +80,45 @@ class Run:
         self.agent.minutes = self.start_minutes + self.elapsed() / 60
         for score, _length in finished:
             self.agent.history.append((round(self.agent.minutes, 4), self.agent.steps, score))
+        if finished:
+            self.note_best()
         now = self.elapsed()
         if not self.quiet and (now - self.last_print >= 10 or self.should_stop()):
             self.last_print = now
             self.print_progress()
         if self.out is not None and time.monotonic() - self.last_checkpoint >= CHECKPOINT_SECONDS:
             self.checkpoint()
+
+    def note_best(self) -> None:
+        """Remember the network whenever the mean of the last `window` games is the best of this run."""
+        if len(self.agent.history) - self.first_games < self.window:
+            return
+        mean = self.agent.recent_score(self.window)
+        if self.first_mean is None:
+            self.first_mean = mean
+        if self.best is None or mean > self.best[0]:
+            weights = {name: tensor.detach().to("cpu", copy=True) for name, tensor in self.agent.network.state_dict().items()}
+            self.best = (mean, self.agent.minutes, self.agent.steps, weights)
+
+    def keep_best(self) -> None:
+        """At the end: if the last games lost much of what the best stretch had gained, keep that network."""
+        agent = self.agent
+        agent.kept = None  # the saved network is the last one unless replaced below
+        if self.best is None:
+            return
+        best, minutes, moves, weights = self.best
+        last = agent.recent_score(self.window)
+        gain = best - self.first_mean
+        if gain <= 0 or best - last <= KEEP_DROP * gain:
+            return
+        agent.network.load_state_dict(weights)
+        agent.optimizer_state = None  # the learning state belongs to the last network: a resume starts it afresh
+        agent.kept = {"minutes": round(minutes, 4), "agent_steps": moves, "score": round(best, 3),
+                      "games": self.window, "last_score": round(last, 3)}
+        if not self.quiet:
+            print(f"Kept the network from {minutes:.1f} min ({moves:,} moves), when {self.window} games in a row "
+                  f"averaged {best:.1f}: the last {self.window} games averaged {last:.1f}, so later training "
+                  f"made it worse.", file=sys.stderr, flush=True)
 
     def print_progress(self) -> None:
         agent, now = self.agent, self.elapsed()
@@ -163,12 +206,14 @@ def play(game, minutes=None, steps=None, out=None, resume=None, algorithm="ppo",
     try:
         module.train(agent, run, seed=seed)
     except KeyboardInterrupt:
+        run.keep_best()
         if out is not None:
             run.checkpoint()
             print(f"\nStopped. Saved the agent so far to '{out}'; continue with "
                   f"'mathless play {chosen.name} --resume {out}'.", file=sys.stderr, flush=True)
             return agent
         raise
+    run.keep_best()
     if out is not None:
         run.checkpoint()
     if not quiet:

@@ -17,7 +17,7 @@ import numpy as np
 from mathless.errors import UserError
 from mathless.evaluation.report import (_png, _table, check_page_path, doctor_html, page_start, print_findings,
                                         write_page)
-from mathless.games.doctor import CHECKS, goal, points, window
+from mathless.games.doctor import CHECKS, duration, goal, points, window
 
 DEFAULT_EPISODES = {"atari": 3, "gymnasium": 10}  # a few seconds on small games, under a minute on Pong
 FRAMES_SHOWN = 6
@@ -69,7 +69,15 @@ def training_lines(agent) -> list:
         trend = "up" if last > first else "down" if last < first else "level"
         lines.append(f"Score during training: the first {size} games averaged {points(first)}, the last {size} "
                      f"{points(last)} ({trend}); best game {points(scores.max())}.")
+    if agent.kept:
+        lines.append(kept_text(agent.kept))
     return lines
+
+
+def kept_text(kept: dict) -> str:
+    return (f"The saved network is the one from {duration(kept['minutes'])} of training ({kept['agent_steps']:,} moves), "
+            f"when {kept['games']} games in a row averaged {points(kept['score'])}; training went on but the last "
+            f"{kept['games']} games averaged {points(kept['last_score'])}, so that later network was not kept.")
 
 
 # ---- plots ---------------------------------------------------------------------
