@@ -38,9 +38,10 @@ def sb3_worker(minutes: float, out: Path, seed: int) -> None:
     import numpy as np
     import torch
     from stable_baselines3 import PPO
-    from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.evaluation import evaluate_policy
+
+    from results import sb3_episode_log
 
     torch.set_num_threads(1)
     envs = make_vec_env("CartPole-v1", n_envs=8, seed=seed)
@@ -53,23 +54,8 @@ def sb3_worker(minutes: float, out: Path, seed: int) -> None:
                 ent_coef=0.0, learning_rate=linear(0.001), clip_range=linear(0.2), seed=seed, verbose=0,
                 device="cpu")
 
-    class Log(BaseCallback):
-        def _on_training_start(self):
-            self.start = time.monotonic()
-            self.handle = open(out, "w", newline="")
-            self.writer = csv.writer(self.handle)
-            self.writer.writerow(["minutes", "agent_steps", "score"])
-
-        def _on_step(self):
-            for info in self.locals["infos"]:
-                if "episode" in info:
-                    self.writer.writerow([f"{(time.monotonic() - self.start) / 60:.4f}", self.num_timesteps,
-                                          info["episode"]["r"]])
-            return time.monotonic() - self.start < minutes * 60
-
-    log = Log()
+    log = sb3_episode_log(out, minutes)
     model.learn(total_timesteps=total, callback=log)
-    log.handle.close()
     scores, _ = evaluate_policy(model, make_vec_env("CartPole-v1", n_envs=1, seed=seed + 1_000_003),
                                 n_eval_episodes=EVALUATION_GAMES, deterministic=False, return_episode_rewards=True)
     out.with_suffix(".evaluation.json").write_text(json.dumps({
@@ -172,6 +158,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--sb3-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if not args.minutes > 0 or args.seeds < 1:
+        parser.error("--minutes must be above 0 and --seeds at least 1")
     args.out.mkdir(parents=True, exist_ok=True)
     if args.sb3_worker:
         sb3_worker(args.minutes, args.out / f"sb3-seed{args.seed}.csv", args.seed)

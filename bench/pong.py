@@ -72,12 +72,12 @@ def sb3_worker(minutes: float, out: Path, seed: int) -> None:
     """SB3 PPO with the RL Zoo's Atari settings (hyperparams/ppo.yml, 'atari'), time-limited."""
     import torch
     from stable_baselines3 import PPO
-    from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.env_util import make_atari_env
     from stable_baselines3.common.vec_env import VecFrameStack
 
     import ale_py
     import gymnasium
+    from results import sb3_episode_log
 
     gymnasium.register_envs(ale_py)
     torch.set_num_threads(2)
@@ -92,21 +92,7 @@ def sb3_worker(minutes: float, out: Path, seed: int) -> None:
         clip_range=linear(0.1), vf_coef=0.5, ent_coef=0.01, seed=seed, verbose=0, device="cpu",
     )
 
-    class Log(BaseCallback):
-        def _on_training_start(self):
-            self.start = time.monotonic()
-            self.handle = open(out, "w", newline="")
-            self.writer = csv.writer(self.handle)
-            self.writer.writerow(["minutes", "agent_steps", "score"])
-
-        def _on_step(self):
-            for info in self.locals["infos"]:
-                if "episode" in info:
-                    self.writer.writerow([f"{(time.monotonic() - self.start) / 60:.4f}", self.num_timesteps, info["episode"]["r"]])
-                    self.handle.flush()
-            return time.monotonic() - self.start < minutes * 60
-
-    model.learn(total_timesteps=total, callback=Log())
+    model.learn(total_timesteps=total, callback=sb3_episode_log(out, minutes))
 
 
 def threads_worker() -> None:

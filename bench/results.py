@@ -63,5 +63,34 @@ def write_section(name: str, body: str) -> None:
     RESULTS.write_text(text, encoding="utf-8")
 
 
+def sb3_episode_log(path: Path, minutes: float):
+    """An SB3 callback that writes every finished game (minutes, agent steps, score) to a CSV and stops
+    training after ``minutes`` of wall-clock; ``start`` is when training began."""
+    import csv
+    import time
+
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class EpisodeLog(BaseCallback):
+        def _on_training_start(self):
+            self.start = time.monotonic()
+            self.handle = open(path, "w", newline="")
+            self.writer = csv.writer(self.handle)
+            self.writer.writerow(["minutes", "agent_steps", "score"])
+
+        def _on_step(self):
+            for info in self.locals["infos"]:
+                if "episode" in info:
+                    self.writer.writerow([f"{(time.monotonic() - self.start) / 60:.4f}", self.num_timesteps,
+                                          info["episode"]["r"]])
+                    self.handle.flush()
+            return time.monotonic() - self.start < minutes * 60
+
+        def _on_training_end(self):
+            self.handle.close()
+
+    return EpisodeLog()
+
+
 def command_line() -> str:
     return "python " + " ".join(sys.argv)
