@@ -296,3 +296,22 @@ def test_a_run_that_gets_worse_keeps_its_best_network(tmp_path):
     run.keep_best()
     assert steady.kept is None
     assert all(torch.equal(tensor, last[name]) for name, tensor in steady.network.state_dict().items())
+
+
+def test_an_agent_plays_at_the_picture_size_it_learned_on(tmp_path):
+    """An agent saved with other pictures than today's default (48x48 here) is trained, judged, explained and
+    watched at its own size, so changing the default never breaks the agents people already have."""
+    from mathless.games.agent import Agent
+    from mathless.games.catalog import find_game
+    from mathless.games.environments import SCREEN
+    from mathless.games.networks import describe
+
+    assert SCREEN != 48
+    Agent(find_game("Pong"), "ppo", describe((4, 48, 48), 6)).save(tmp_path / "small")
+    resumed = ml.play("Pong", resume=tmp_path / "small", steps=1024, quiet=True)
+    assert resumed.steps == 1024 and resumed.screen == (48, 48)
+    agent = ml.load(tmp_path / "small")
+    assert agent.network_config["input"] == [4, 48, 48]
+    assert len(agent.evaluate(episodes=1)["scores"]) == 1
+    assert agent.explain(row=3, quiet=True)["move"]
+    assert agent.watch(tmp_path / "small.gif", max_seconds=2).stat().st_size > 0

@@ -54,6 +54,15 @@ class Agent:
 
     # ----- playing -------------------------------------------------------------------
     @property
+    def screen(self) -> tuple[int, int]:
+        """The picture size (height, width) this agent learned on; games are shown to it at that size."""
+        from mathless.games.environments import SCREEN
+
+        if self.network_config.get("kind") == "pixels":
+            return tuple(int(n) for n in self.network_config["input"][1:])
+        return (SCREEN, SCREEN)  # not used: small-state games have no pictures
+
+    @property
     def frames_per_step(self) -> int:
         from mathless.games.environments import FRAME_SKIP
 
@@ -93,7 +102,7 @@ class Agent:
         if not isinstance(episodes, int) or episodes < 1:
             raise UserError(f"episodes must be a whole number of at least 1 (got {episodes!r}).")
         self.network.eval()
-        scores = play_games(self.game, self.act, episodes, seed=seed)
+        scores = play_games(self.game, self.act, episodes, seed=seed, screen=self.screen)
         random_scores, random_source = self._random_reference(episodes, seed)
         mean, spread = float(np.mean(scores)), float(np.std(scores))
         result = {
@@ -203,11 +212,11 @@ class Agent:
     def _frames(self, seed: int, limit: int, every: int = 1) -> list:
         """The full-colour pictures of one game (at most ``limit`` moves), keeping every ``every``-th."""
         if self.game.family == "atari":
-            from mathless.games.environments import STACK, STICKY_EVALUATION, make_atari
+            from mathless.games.environments import STICKY_EVALUATION, make_atari
 
             # Two copies of the same emulator, same seed, same moves: one shows the agent what
             # it learned on (small gray pictures), the other keeps the full colour picture.
-            seen = make_atari(self.game, 1, seed, sticky=STICKY_EVALUATION, threads=1)
+            seen = make_atari(self.game, 1, seed, sticky=STICKY_EVALUATION, threads=1, screen=self.screen)
             shown = make_atari(self.game, 1, seed, sticky=STICKY_EVALUATION, threads=1,
                                screen=(210, 160), stack=1, grayscale=False)
             observation, _ = seen.reset(seed=seed)

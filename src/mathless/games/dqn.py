@@ -56,7 +56,7 @@ def train(agent, run, seed: int = 0) -> None:
     agent.settings = asdict(s)
     device = set_threads(agent.network_config)
     rng = np.random.default_rng(seed + agent.steps)
-    envs = GameSteps(agent.game, s.copies, seed=seed + agent.steps)
+    envs = GameSteps(agent.game, s.copies, seed=seed + agent.steps, screen=agent.screen)
     q_network = agent.network.to(device)
     q_network.train()
     target_network = copy.deepcopy(q_network)

@@ -128,11 +128,12 @@ class GameSteps:
     games that finished are collected in ``finished`` as (score, length in agent steps).
     """
 
-    def __init__(self, game: Game, copies: int, seed: int, threads: int | None = None):
+    def __init__(self, game: Game, copies: int, seed: int, threads: int | None = None,
+                 screen: tuple[int, int] = (SCREEN, SCREEN)):
         self.game = game
         self.copies = copies
         if game.family == "atari":
-            self.envs = make_atari(game, copies, seed, threads=threads)
+            self.envs = make_atari(game, copies, seed, threads=threads, screen=screen)
         else:
             self.envs = make_gymnasium(game, copies)
         self.seed = seed
@@ -179,13 +180,14 @@ class GameSteps:
 
 
 def play_games(game: Game, choose_actions, games: int, seed: int, sticky: float = STICKY_EVALUATION,
-               max_steps: int = 27_000) -> list[float]:
+               max_steps: int = 27_000, screen: tuple[int, int] = (SCREEN, SCREEN)) -> list[float]:
     """Play ``games`` whole games side by side; return each one's real score.
 
-    ``choose_actions(observations) -> actions``. Each copy counts only its first game.
+    ``choose_actions(observations) -> actions``. Each copy counts only its first game;
+    ``screen`` is the picture size the agent learned on.
     """
     if game.family == "atari":
-        envs = make_atari(game, games, seed, sticky=sticky)
+        envs = make_atari(game, games, seed, sticky=sticky, screen=screen)
     else:
         envs = make_gymnasium(game, games)
     observations, info = envs.reset(seed=seed)

@@ -85,7 +85,7 @@ def _position(agent, row: int, seed: int):
     from mathless.games.environments import STICKY_EVALUATION, make_atari, make_gymnasium
 
     if agent.game.pixels:
-        envs = make_atari(agent.game, 1, seed, sticky=STICKY_EVALUATION, threads=1)
+        envs = make_atari(agent.game, 1, seed, sticky=STICKY_EVALUATION, threads=1, screen=agent.screen)
         moves = [atari_move_name(action.name) for action in envs.ale.get_action_set()]
     else:
         envs = make_gymnasium(agent.game, 1)

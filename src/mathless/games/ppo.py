@@ -64,7 +64,7 @@ def train(agent, run, seed: int = 0) -> None:
     s = Settings(**agent.settings) if agent.settings else settings_for(agent.game)
     agent.settings = asdict(s)
     device = set_threads(agent.network_config)
-    envs = GameSteps(agent.game, s.copies, seed=seed + agent.steps)
+    envs = GameSteps(agent.game, s.copies, seed=seed + agent.steps, screen=agent.screen)
     network = agent.network.to(device)
     network.train()
     network.fast = agent.game.pixels and bfloat16_ready(device)
