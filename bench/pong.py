@@ -242,6 +242,13 @@ TRIED = [
     "48x48 pictures instead of 64x64 (2026-12-02, AVX2; the ball is still a visible dot): the Nature CNN's learning "
     "step 2,233 -> 4,473 samples/s, but the whole loop only 322 -> 395 moves/s, and per move it learned later: mean "
     "-20.1 after 0.76M moves in a pilot with a 60-minute schedule stopped at 32 min (run 3 at 0.75M: -17.6; curve: bench/pong_pilot48_curve.csv). Not kept.",
+    "84x84 pictures, the usual size (2026-12-02 10:18-10:54 UTC, AVX-512 BF16 machine, about a third as fast as "
+    "run 3's; a pilot with run 3's schedule - a 4.5M-move budget - stopped at 0.8M moves): mean of the last 100 "
+    "games -20.2 after 0.40M moves (run 3 at 64x64: -20.3), -18.2 after 0.60M (run 3: -19.2), -17.8 after 0.66M "
+    "(-18.8), -17.4 after 0.80M (-17.0); SB3 at 84x84 stood at -18.0 after 0.47M. One seed each: about a point "
+    "ahead of run 3 around 0.6M moves and level by 0.8M, not the clear per-move gain SB3's early curve hinted at. "
+    "Its learning step ran 2,519 samples/s in bfloat16 vs 3,459 at 64x64 (256-picture batches, 2 threads, same "
+    "machine). Not kept; curve: bench/pong_pilot84_curve.csv.",
 ]
 
 
