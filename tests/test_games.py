@@ -62,6 +62,7 @@ def test_atari_run_folder_is_plain_data(breakout_run):
     agent = ml.load(breakout_run)  # safetensors + JSON + CSV only; nothing is unpickled
     assert agent.game.name == "Breakout" and agent.steps == manifest["agent_steps"]
     assert len(agent.history) == manifest["games_played"] > 0
+    assert manifest["pace"]["precision"] in ("bfloat16", "float32") and manifest["pace"]["learning_threads"] >= 1
 
 
 def test_resume_continues_with_history(breakout_run, tmp_path):
@@ -243,6 +244,34 @@ def test_bfloat16_training_body_keeps_the_moves_float32():
     exact_chances, fast_chances = exact_logits.softmax(1), fast_logits.softmax(1)
     assert (exact_chances - fast_chances).abs().max() < 0.01
     assert (exact_values - fast_values).abs().max() < 0.05 * exact_values.abs().max() + 0.01
+
+
+def test_the_network_runs_the_way_that_timed_fastest():
+    """Pace times learning and choosing moves each way the network can run here (bfloat16 where the chip has
+    it, all cores or one thread), keeps the fastest, says so in words, and leaves the weights as they were."""
+    import torch
+
+    from mathless.games.networks import ActorCritic, Pace
+
+    torch.manual_seed(0)
+    network = ActorCritic({"kind": "pixels", "input": [4, 48, 48], "actions": 6, "body": "nature"})
+    weights = {name: tensor.clone() for name, tensor in network.state_dict().items()}
+    pace = Pace(network, torch.device("cpu"))
+    batch = torch.randint(0, 256, (64, 4, 48, 48), dtype=torch.uint8)
+    assert pace.due()
+    assert pace.check(batch, batch[:8]) is True  # the first check always reports its choice
+    assert set(pace.timings) == {(fast, threads) for fast in pace.precisions for threads in pace.threads}
+    assert set(pace.act_timings) == set(pace.threads) and min(pace.timings.values()) > 0
+    assert (network.fast, pace.learn_threads) == max(pace.timings, key=pace.timings.get)
+    assert pace.act_threads == max(pace.act_timings, key=pace.act_timings.get)
+    assert all(torch.equal(weights[name], tensor) for name, tensor in network.state_dict().items())
+    assert not pace.due()
+    words = pace.words()
+    assert words.startswith("Speed check: learning in " + pace.choice()["precision"]) and "pictures/s" in words
+    pace.for_learning()
+    assert torch.get_num_threads() == pace.learn_threads
+    pace.for_acting()
+    assert torch.get_num_threads() == pace.act_threads
 
 
 def test_a_run_that_gets_worse_keeps_its_best_network(tmp_path):

@@ -50,6 +50,8 @@ class Agent:
         # Set when training ended worse than its best stretch and that network was kept instead:
         # {"minutes", "agent_steps", "score" (mean of "games" games in a row), "games", "last_score"}.
         self.kept = None
+        # How the network ran fastest when last trained (networks.Pace): precision and threads.
+        self.pace = None
         self._random_scores = {}  # random play measured once per (games, seed)
 
     # ----- playing -------------------------------------------------------------------
@@ -280,6 +282,7 @@ class Agent:
                 "best_game_score": max((s for _, _, s in self.history), default=None),
                 "settings": self.settings,
                 "kept_best": self.kept,
+                "pace": self.pace,
                 "optimizer_groups": optimizer_groups,
             }
             write_manifest(staging, manifest)
@@ -319,6 +322,7 @@ class Agent:
                     load_file(str(folder / "optimizer.safetensors")), manifest["optimizer_groups"])
             agent.history = _read_curve(folder / "curve.csv")
             agent.kept = manifest.get("kept_best")
+            agent.pace = manifest.get("pace")
             agent.folder = folder
         except UserError:
             raise

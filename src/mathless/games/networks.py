@@ -13,6 +13,8 @@ saved agent can be rebuilt without running any code from the folder.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import torch
 from torch import nn
@@ -80,10 +82,8 @@ def body(config: dict):
 def bfloat16_ready(device: torch.device) -> bool:
     """Whether this chip works natively in bfloat16 (16-bit numbers with float32's range).
 
-    Where it does, PPO runs its picture convolutions in bfloat16 while learning: 1.5x
-    more samples a second on this project's 2-core CPU (AVX-512 BF16; measured
-    2026-11-25). The weights themselves stay float32. Where it does not, bfloat16 would
-    be emulated (not measured here), so it stays off.
+    Where it does not, bfloat16 would be emulated, so it is never tried. Where it does, it
+    is not always faster on a CPU: ``Pace`` times both.
     """
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
@@ -91,6 +91,122 @@ def bfloat16_ready(device: torch.device) -> bool:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
         return False
+
+
+PACE_CHECK_SECONDS = 300  # what else runs on the machine can change: time the choices again this often
+
+
+class Pace:
+    """The fastest way to run a picture network on this machine right now, found by timing it.
+
+    Two choices, neither of which wins everywhere (measured on 2-core machines of one kind,
+    bench/RESULTS.md):
+    - bfloat16 or float32 for the picture body (bfloat16 only where the chip has it). One day
+      bfloat16 learned 2.7x faster; another day, on the same kind of machine, 20% slower.
+    - one torch thread per core, or one. Two threads usually help learning a little; on 8
+      pictures (choosing moves) one thread was twice as fast; and while another program keeps
+      both cores busy, a learning step took 6.6 s on two threads against 0.03 s on one.
+    So a few real learning steps (on a throwaway copy of the network, so its weights and the
+    optimizer are untouched) and move choices are timed each way, at the start and every
+    PACE_CHECK_SECONDS, and the fastest is used. On a GPU: bfloat16 where it is supported.
+    """
+
+    def __init__(self, network: nn.Module, device: torch.device):
+        from mathless.games import TORCH_LOADED_FIRST
+        from mathless.games.environments import cores
+
+        self.network, self.device = network, device
+        self.precisions = [False, True] if bfloat16_ready(device) else [False]
+        self.threads = [1] if TORCH_LOADED_FIRST or cores() == 1 else [cores(), 1]
+        self.learn_threads = self.act_threads = self.threads[0]
+        self.checked = None  # time.monotonic() of the last check
+        self.timings = {}  # (bfloat16?, threads) -> pictures learned from per second
+        self.act_timings = {}  # threads -> pictures moves were chosen for per second
+
+    def due(self) -> bool:
+        return self.checked is None or time.monotonic() - self.checked >= PACE_CHECK_SECONDS
+
+    def check(self, batch: torch.Tensor, acting: torch.Tensor) -> bool:
+        """Time learning on ``batch`` and choosing moves on ``acting`` each way; keep the fastest.
+        Returns True when this is the first check or the choice changed."""
+        before = None if self.checked is None else self.choice()
+        self.checked = time.monotonic()
+        if self.device.type == "cuda":
+            self.network.fast = bool(self.precisions[-1])
+            return before != self.choice()
+        for fast in self.precisions:
+            for threads in self.threads:
+                torch.set_num_threads(threads)
+                self.timings[(fast, threads)] = _learning_speed(self.network, batch, fast)
+        (fast, self.learn_threads) = max(self.timings, key=self.timings.get)
+        self.network.fast = fast
+        for threads in self.threads:
+            torch.set_num_threads(threads)
+            self.act_timings[threads] = _acting_speed(self.network, acting)
+        self.act_threads = max(self.act_timings, key=self.act_timings.get)
+        self.checked = time.monotonic()  # the next check counts from now, not from before this one
+        return before != self.choice()
+
+    def for_acting(self) -> None:
+        if self.device.type != "cuda":
+            torch.set_num_threads(self.act_threads)
+
+    def for_learning(self) -> None:
+        if self.device.type != "cuda":
+            torch.set_num_threads(self.learn_threads)
+
+    def choice(self) -> dict:
+        return {"precision": "bfloat16" if self.network.fast else "float32",
+                "learning_threads": self.learn_threads, "acting_threads": self.act_threads}
+
+    def words(self) -> str:
+        if self.device.type == "cuda":
+            return f"Learning on the GPU in {self.choice()['precision']}."
+
+        def name(fast, threads):
+            return f"{'bfloat16' if fast else 'float32'} on {threads} thread{'s' if threads > 1 else ''}"
+
+        best = (self.network.fast, self.learn_threads)
+        others = "; ".join(f"{name(*key)}: {speed:,.0f}" for key, speed in self.timings.items() if key != best)
+        text = f"Speed check: learning in {name(*best)}, {self.timings[best]:,.0f} pictures/s"
+        if others:
+            text += f" ({others})"
+        acting = self.act_threads
+        return text + f"; choosing moves on {acting} thread{'s' if acting > 1 else ''}."
+
+
+def _learning_speed(network: nn.Module, batch: torch.Tensor, fast: bool) -> float:
+    """Pictures per second of a learning step (forward, backward, Adam) on a copy of ``network``."""
+    import copy
+
+    trial = copy.deepcopy(network)
+    trial.fast = fast
+    optimizer = torch.optim.Adam(trial.parameters(), lr=1e-9)
+
+    def step():
+        logits, values = trial(batch)
+        loss = logits.logsumexp(1).mean() + values.square().mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    step()  # the first step sets up the kernels: not timed
+    steps, start = 0, time.perf_counter()
+    while steps < 3 and time.perf_counter() - start < 0.5:
+        step()
+        steps += 1
+    return steps * len(batch) / (time.perf_counter() - start)
+
+
+def _acting_speed(network: nn.Module, pictures: torch.Tensor) -> float:
+    """Pictures per second of choosing moves (forward only) with ``network`` as it is set now."""
+    with torch.no_grad():
+        network(pictures)
+        calls, start = 0, time.perf_counter()
+        while calls < 20 and time.perf_counter() - start < 0.2:
+            network(pictures)
+            calls += 1
+    return calls * len(pictures) / (time.perf_counter() - start)
 
 
 class ActorCritic(nn.Module):

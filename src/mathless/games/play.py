@@ -120,6 +120,10 @@ class Run:
                   f"averaged {best:.1f}: the last {self.window} games averaged {last:.1f}, so later training "
                   f"made it worse.", file=sys.stderr, flush=True)
 
+    def say(self, text: str) -> None:
+        if not self.quiet:
+            print(text, file=sys.stderr, flush=True)
+
     def print_progress(self) -> None:
         agent, now = self.agent, self.elapsed()
         rate = self.steps_done / max(now, 1e-9)

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from mathless.games.environments import GameSteps
-from mathless.games.networks import bfloat16_ready, set_threads
+from mathless.games.networks import Pace, set_threads
 
 
 @dataclass
@@ -67,7 +67,8 @@ def train(agent, run, seed: int = 0) -> None:
     envs = GameSteps(agent.game, s.copies, seed=seed + agent.steps, screen=agent.screen)
     network = agent.network.to(device)
     network.train()
-    network.fast = agent.game.pixels and bfloat16_ready(device)
+    # Picture networks: bfloat16 or float32, and how many threads, chosen by timing (networks.py).
+    pace = Pace(network, device) if agent.game.pixels else None
     optimizer = torch.optim.Adam(network.parameters(), lr=s.learning_rate, eps=1e-5)
     if agent.optimizer_state:
         try:
@@ -95,6 +96,8 @@ def train(agent, run, seed: int = 0) -> None:
                 group["lr"] = s.learning_rate * (1.0 - (1.0 - LATE_RATE) * run.fraction_done())
 
             # 1. Play: every copy makes `rollout` moves with the current policy.
+            if pace is not None:
+                pace.for_acting()
             for step in range(s.rollout):
                 observations[step] = next_observation
                 ends[step] = next_end
@@ -129,6 +132,11 @@ def train(agent, run, seed: int = 0) -> None:
             b_observations = observations.reshape((batch_size,) + envs.observation_shape)
             b_actions, b_log_probs = actions.reshape(-1), log_probs.reshape(-1)
             b_advantages, b_returns = advantages.reshape(-1), returns.reshape(-1)
+            if pace is not None:
+                if pace.due() and pace.check(b_observations[:minibatch_size].to(device), next_observation.to(device)):
+                    agent.pace = pace.choice()
+                    run.say(pace.words())
+                pace.for_learning()
             for _ in range(s.epochs):
                 order = torch.randperm(batch_size)
                 for start in range(0, batch_size, minibatch_size):
