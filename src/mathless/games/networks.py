@@ -102,7 +102,7 @@ class Pace:
     Two choices, neither of which wins everywhere (measured on 2-core machines of one kind,
     bench/RESULTS.md):
     - bfloat16 or float32 for the picture body (bfloat16 only where the chip has it). One day
-      bfloat16 learned 2.7x faster; another day, on the same kind of machine, 20% slower.
+      bfloat16 learned 1.7-3.1x faster; the day before, on the same kind of machine, 20% slower.
     - one torch thread per core, or one. Two threads usually help learning a little; on 8
       pictures (choosing moves) one thread was twice as fast; and while another program keeps
       both cores busy, a learning step took 6.6 s on two threads against 0.03 s on one.
