@@ -132,8 +132,9 @@ def test_ctrl_c_saves_the_run(tmp_path):
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     for line in process.stderr:  # wait until training is under way
-        if "moves" in line or time.monotonic() > deadline:
+        if line.startswith("Training") or time.monotonic() > deadline:
             break
+    time.sleep(3)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=180)  # saving can be slow on a loaded machine
     assert process.returncode == 0, stderr

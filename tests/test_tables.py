@@ -333,7 +333,7 @@ def test_ctrl_c_keeps_the_learners_that_had_finished(penguins_csv, tmp_path):
 
     out = tmp_path / "stopped-model"
     process = subprocess.Popen(
-        [str(MATHLESS), "fit", str(penguins_csv / "train.csv"), "--target", "species", "--time", "60", "--out", str(out)],
+        [str(MATHLESS), "fit", str(penguins_csv / "train.csv"), "--target", "species", "--time", "20", "--out", str(out)],
         stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=dict(os.environ, COLUMNS="120"),
         # a test run started in the background inherits Ctrl-C as ignored; the user's terminal does not
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
@@ -341,7 +341,7 @@ def test_ctrl_c_keeps_the_learners_that_had_finished(penguins_csv, tmp_path):
     for line in process.stderr:
         seen.append(line)
         if "training neural network" in line:
-            time.sleep(1.5)  # inside the network's training loop
+            time.sleep(1.0)  # inside the network's training loop (about 4 s of the 20)
             process.send_signal(signal.SIGINT)
             break
     rest, _ = process.communicate(timeout=120)[::-1]

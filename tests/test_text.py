@@ -53,7 +53,7 @@ def test_a_text_column_in_a_script_without_spaces_is_read_as_text(tmp_path):
         first, second = rng.choice(good if liked else bad, size=2, replace=False)
         rows.append({"评论": f"{rng.choice(openers)}第{i}部片子。{first}，{second}。", "评价": "好评" if liked else "差评"})
     pd.DataFrame(rows).to_csv(tmp_path / "reviews.csv", index=False, encoding="utf-8")
-    result = run_cli("fit", tmp_path / "reviews.csv", "--target", "评价", "--time", "20", "--out", tmp_path / "model")
+    result = run_cli("fit", tmp_path / "reviews.csv", "--target", "评价", "--time", "10", "--out", tmp_path / "model")
     assert result.returncode == 0, result.stderr
     assert "free text" in result.stderr and "Text read as" in result.stderr
     roles = {r["column"]: r["role"] for r in json.loads((tmp_path / "model" / "manifest.json").read_text())["roles"]}
