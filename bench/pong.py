@@ -249,6 +249,21 @@ TRIED = [
     "ahead of run 3 around 0.6M moves and level by 0.8M, not the clear per-move gain SB3's early curve hinted at. "
     "Its learning step ran 2,519 samples/s in bfloat16 vs 3,459 at 64x64 (256-picture batches, 2 threads, same "
     "machine). Not kept; curve: bench/pong_pilot84_curve.csv.",
+    "A speed check before learning (2026-12-02 17:15-18:20 UTC, the AVX-512 BF16 machine, a better day: `mathless play "
+    "Pong` ran 866 moves/s in a 1-minute run): the learning step (256 pictures, 64x64, Adam) ran 8,273-9,502 "
+    "samples/s in bfloat16 on 2 threads, 6,278-7,565 on 1, and 3,074-4,969 in float32 on 2 threads - while the day "
+    "before, on the same kind of machine, float32 had been the faster (4,320 vs 3,459); choosing moves for 8 "
+    "pictures ran 8,766-13,003 pictures/s on 1 thread vs 3,904-4,803 on 2. So PPO now times each way for a second at "
+    "the start and every 5 minutes and keeps the fastest (networks.Pace). Interleaved 0.6-minute runs: 711, 801, "
+    "855 moves/s with the check's choice (bfloat16, learning on 2 threads, moves on 1) vs 731, 592, 809 choosing "
+    "moves on 2 threads and 644, 680, 570 in float32 on 2 threads. Beside two busy programs the check chose 1 "
+    "thread (bfloat16: 6,724 pictures/s on 1 thread vs 1,379 on 2).",
+    "Playing and learning at once (2026-12-02, same machine; a probe, not kept): a second Python thread plays the "
+    "next rollout with a copy of the network while the main thread learns from the last one (one round of policy "
+    "lag; torch and the emulator on 1 thread each): 895, 933, 1,016 moves/s vs 836, 872, 779 for mathless as it is "
+    "(interleaved 0.6-minute runs): +14%. Learning bounds it (32.6 s of 36 s, ~4,100 samples/s on one thread with "
+    "4 passes over each move). Not kept: 14% for a thread and a one-round-old policy in the file a newcomer reads, "
+    "and at ~1,000 moves/s an hour is ~3.6M moves, where runs 2 and 3 stood between -4.7 and 0.",
 ]
 
 
