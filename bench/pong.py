@@ -258,6 +258,13 @@ TRIED = [
     "855 moves/s with the check's choice (bfloat16, learning on 2 threads, moves on 1) vs 731, 592, 809 choosing "
     "moves on 2 threads and 644, 680, 570 in float32 on 2 threads. Beside two busy programs the check chose 1 "
     "thread (bfloat16: 6,724 pictures/s on 1 thread vs 1,379 on 2).",
+    "Run 4 (2026-12-02 18:10-19:11 UTC, the AVX-512 BF16 machine, nothing else running; `mathless play Pong "
+    "--minutes 60` as it is now, with the speed check): 839 moves/s, 3.02M moves, mean of the last 100 games +0.7 "
+    "after 60 min (-20.3 after 10 min, -16.4 after 20, -15.2 after 30, -10.3 after 40, -3.9 after 50). Per move "
+    "about as fast as run 3: -17.9 after 0.75M moves (run 3: -17.6), -11.7 after 1.8M (-7.7), +0.4 after 3.0M "
+    "(+1.4). The check changed its choice 5 times in the hour (learning on 1 or 2 threads, always bfloat16; "
+    "bfloat16 on 2 threads timed 11,146 pictures/s at the start and 6,015 half an hour later: the machine itself "
+    "slowed). Curve: bench/pong_run4_curve.csv.",
     "Playing and learning at once (2026-12-02, same machine; a probe, not kept): a second Python thread plays the "
     "next rollout with a copy of the network while the main thread learns from the last one (one round of policy "
     "lag; torch and the emulator on 1 thread each): 895, 933, 1,016 moves/s vs 836, 872, 779 for mathless as it is "
