@@ -271,6 +271,11 @@ TRIED = [
     "(interleaved 0.6-minute runs): +14%. Learning bounds it (32.6 s of 36 s, ~4,100 samples/s on one thread with "
     "4 passes over each move). Not kept: 14% for a thread and a one-round-old policy in the file a newcomer reads, "
     "and at ~1,000 moves/s an hour is ~3.6M moves, where runs 2 and 3 stood between -4.7 and 0.",
+    "A learning rate that adapts to how far each round moves the policy (2026-12-02 19:12-19:22 UTC, same machine; a "
+    "probe, not kept): rl_games' rule (rate x1.5 when a round's approximate KL divergence stays under half of 0.01, "
+    "/1.5 above twice it), clip 0.2, 24 copies x 256 moves, minibatches of 768, 3 passes, gamma 0.999, gradients "
+    "capped at 10: the rate hit its 1e-2 ceiling within 2 minutes and Pong did not learn: mean -20.8 after 0.60M "
+    "moves and -20.9 after 0.80M (run 4: -19.4 and -17.3), at 1,190-1,286 moves/s. Stopped at 10 minutes.",
 ]
 
 
