@@ -106,6 +106,27 @@ def test_watch_writes_a_real_video(breakout_run, tmp_path, suffix):
     assert np.abs(frames[-1].astype(int) - frames[0].astype(int)).sum() > 0  # something moves
 
 
+def test_dqn_adds_up_n_rewards_and_stops_where_an_episode_ended():
+    import torch
+
+    from mathless.games.dqn import n_step_returns
+
+    # One copy, a memory of 6 rows: rewards 1, 0, 1, 5, 0, 2; its episode ends after row 2.
+    rewards = torch.tensor([[1.0], [0.0], [1.0], [5.0], [0.0], [2.0]])
+    ends = torch.tensor([[0.0], [0.0], [1.0], [0.0], [0.0], [0.0]])
+    gamma = 0.5
+    total, still_playing = n_step_returns(rewards, ends, torch.tensor([0, 1, 2, 3, 4]), torch.zeros(5, dtype=torch.long),
+                                          3, gamma)
+    assert torch.allclose(total, torch.tensor([
+        1 + 0 + 0.25 * 1,  # rows 0-2: the move that ended the episode still counts
+        0 + 0.5 * 1,  # rows 1-2, then the next episode's row 3 does not
+        1.0,  # row 2 ends its own episode
+        5 + 0 + 0.25 * 2,  # rows 3-5
+        0 + 0.5 * 2 + 0.25 * 1,  # rows 4, 5 and (the ring wraps) 0
+    ]))
+    assert still_playing.tolist() == [0.0, 0.0, 0.0, 1.0, 1.0]  # only then does the guess 3 moves later count
+
+
 def test_dqn_trains_saves_and_loads(tmp_path):
     agent = ml.play("CartPole-v1", algorithm="dqn", steps=3000, quiet=True, out=tmp_path / "dqn")
     loaded = ml.load(tmp_path / "dqn")
@@ -117,7 +138,8 @@ def test_dqn_learns_from_replayed_atari_moves(tmp_path):
     """Past the 10,000 moves of pure exploration, DQN takes learning steps on Pong's pictures."""
     agent = ml.play("Pong", algorithm="dqn", steps=12_000, quiet=True, out=tmp_path / "dqn-pong")
     steps_taken = {int(state["step"]) for state in agent.optimizer_state["state"].values()}
-    assert steps_taken and min(steps_taken) >= 400  # one learning step per move of the 4 copies
+    assert steps_taken and min(steps_taken) >= 120  # one learning step per 2 rounds of the 8 copies: 2,000 / 16
+    assert agent.settings["n_step"] == 3 and agent.settings["copies"] == 8
     loaded = ml.load(tmp_path / "dqn-pong")
     assert loaded.algorithm == "dqn" and loaded.network_config["body"] == "nature"
     result = cli("explain", tmp_path / "dqn-pong", "--row", "30", "--json")

@@ -5,13 +5,14 @@ come if it makes that move now and plays well afterwards (the move's "Q-value").
 The agent mostly makes the move with the best guess, sometimes a random one to
 explore. Every move it makes is kept in a replay memory; the network learns from
 random handfuls of old moves, nudging each guess towards
-"reward now + gamma x best guess for the next position". The guesses for the next
-position come from a copy of the network that is refreshed only now and then (the
-"target network"), which keeps the learning from chasing its own tail.
+"the next few rewards + gamma^n x best guess for the position n moves later"
+(n-step returns, from Rainbow, Hessel et al. 2018: a point scored reaches the guesses
+n times sooner than with one step). The guesses for the later position come from a
+copy of the network that is refreshed only now and then (the "target network"), which
+keeps the learning from chasing its own tail.
 
-PPO (ppo.py) is the default: on a laptop CPU it learns Atari games faster per minute.
-DQN is here because it is the algorithm of the human-level paper, and it reuses old
-experience, which helps when playing is slow.
+PPO (ppo.py) is the default. DQN is here because it is the algorithm of the
+human-level paper, and it reuses old experience, which helps when playing is slow.
 """
 
 from __future__ import annotations
@@ -24,30 +25,50 @@ import torch
 import torch.nn.functional as F
 
 from mathless.games.environments import GameSteps
-from mathless.games.networks import set_threads
+from mathless.games.networks import bfloat16_ready, set_threads
 
 
 @dataclass
 class Settings:
-    copies: int = 4  # game copies played side by side; one learning step per move of all copies
-    memory: int = 50_000  # moves kept in the replay memory
-    batch: int = 32  # moves learned from in each learning step
-    learning_rate: float = 1e-4
+    copies: int = 8  # game copies played side by side
+    memory: int = 200_000  # moves kept in the replay memory
+    batch: int = 128  # moves learned from in each learning step
+    learn_every: int = 2  # rounds of play (one move of every copy) between two learning steps
+    n_step: int = 3  # rewards added up before trusting the target network's guess
+    learning_rate: float = 2.5e-4
     gamma: float = 0.99  # discount: a point 100 moves ahead counts 0.99**100 = 37%
-    target_every: int = 1_000  # learning steps between refreshes of the target network
+    target_every: int = 500  # learning steps between refreshes of the target network
     learning_starts: int = 10_000  # moves of pure exploration before learning begins
     explore_start: float = 1.0  # share of random moves at first ...
     explore_end: float = 0.01  # ... and at the end
-    explore_fraction: float = 0.1  # share of the budget spent lowering it
+    explore_moves: int = 200_000  # moves spent lowering it (or explore_fraction of the budget, if sooner)
+    explore_fraction: float = 0.25
     clip_rewards: bool = True  # learn from the sign of each reward (Atari scores vary wildly)
 
 
 def settings_for(game) -> Settings:
-    """CleanRL's DQN settings, scaled to minutes-long budgets."""
+    """Pictures: Rainbow's n-step returns on a DQN sized for minutes-long budgets on a CPU
+    (batches of 128, learning from 8 moves per move played; bench/RESULTS.md).
+    Small states: CleanRL's CartPole settings."""
     if game.pixels:
         return Settings()
-    return Settings(memory=10_000, batch=128, learning_rate=2.5e-4, target_every=125, learning_starts=1_000,
-                    explore_end=0.05, explore_fraction=0.5, clip_rewards=False)
+    return Settings(copies=4, memory=10_000, batch=128, learn_every=1, n_step=1, learning_rate=2.5e-4,
+                    target_every=125, learning_starts=1_000, explore_end=0.05, explore_moves=10**9,
+                    explore_fraction=0.5, clip_rewards=False)
+
+
+def n_step_returns(rewards, ends, start, copy_index, n: int, gamma: float):
+    """For the moves at memory rows ``start`` of copies ``copy_index``: the discounted sum of
+    the n rewards from each move on, stopping where its episode ended (the reward of the
+    move that ended it still counts), and 1.0 where no episode ended within those n
+    moves - only then does the guess for the position n moves later count - else 0.0.
+    Rows wrap around: the memory is a ring."""
+    later = (start[:, None] + torch.arange(n)) % rewards.shape[0]  # the n rows from each move on
+    who = copy_index[:, None]
+    still_playing = torch.cumprod(1.0 - ends[later, who], dim=1)
+    counted = torch.cat([torch.ones(len(start), 1), still_playing[:, :-1]], dim=1)
+    discounts = gamma ** torch.arange(n, dtype=torch.float32)
+    return (rewards[later, who] * counted * discounts).sum(dim=1), still_playing[:, -1]
 
 
 def train(agent, run, seed: int = 0) -> None:
@@ -60,61 +81,81 @@ def train(agent, run, seed: int = 0) -> None:
     q_network = agent.network.to(device)
     q_network.train()
     target_network = copy.deepcopy(q_network)
-    optimizer = torch.optim.Adam(q_network.parameters(), lr=s.learning_rate)
+    try:  # one fused step for all weights: a round of play and learning took 15.4 ms instead of 19.0
+        optimizer = torch.optim.Adam(q_network.parameters(), lr=s.learning_rate, eps=1.5e-4, fused=True)
+    except (RuntimeError, TypeError):  # an older torch, or a device without it
+        optimizer = torch.optim.Adam(q_network.parameters(), lr=s.learning_rate, eps=1.5e-4)
     if agent.optimizer_state:
         try:
             optimizer.load_state_dict(agent.optimizer_state)
         except (ValueError, KeyError, RuntimeError):
             pass
+    # Pictures: the convolutions in bfloat16 where the chip has it (the guesses stay float32).
+    fast = agent.game.pixels and bfloat16_ready(device)
 
-    # The replay memory: a ring of the last `memory` moves. Pictures stay bytes.
-    dtype = np.uint8 if agent.game.pixels else np.float32
+    def guesses(network, observations):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=fast):
+            return network(observations.to(device)).float()
+
+    # The replay memory: the last `slots` rounds of play of every copy, oldest overwritten
+    # first. Pictures stay bytes. Row t holds what each copy saw, did and got at round t,
+    # and whether its episode ended there, so the n-step target of a move can be read off
+    # the rows after it. Pictures are kept pixel by pixel (the 4 stacked frames side by
+    # side), the layout the convolutions want, so a handful needs no rearranging.
+    slots = s.memory // s.copies
+    pixels = agent.game.pixels
     shape = envs.observation_shape
-    memory_observations = np.zeros((s.memory,) + shape, dtype=dtype)
-    memory_next = np.zeros((s.memory,) + shape, dtype=dtype)
-    memory_actions = np.zeros(s.memory, dtype=np.int64)
-    memory_rewards = np.zeros(s.memory, dtype=np.float32)
-    memory_ends = np.zeros(s.memory, dtype=np.float32)
-    stored, position, learning_steps = 0, 0, 0
+    seen = torch.empty((slots, s.copies) + ((shape[1], shape[2], shape[0]) if pixels else shape),
+                       dtype=torch.uint8 if pixels else torch.float32)
+
+    def remembered(rows, copies):
+        found = seen[rows, copies]
+        return found.permute(0, 3, 1, 2) if pixels else found
+
+    moves = torch.zeros((slots, s.copies), dtype=torch.long)
+    rewards = torch.zeros((slots, s.copies))
+    ends = torch.zeros((slots, s.copies))
+    row, filled, rounds, learning_steps, moves_done = 0, 0, 0, 0, 0
     resumed = agent.steps > 0  # a resumed agent refills its memory but need not explore from scratch
 
-    observation = envs.reset()
+    observation = torch.as_tensor(envs.reset())
     try:
         while not run.should_stop():
             # 1. Act: mostly the best-looking move, sometimes a random one.
-            fraction = run.fraction_done() / s.explore_fraction
+            progress = max(moves_done / s.explore_moves, run.fraction_done() / s.explore_fraction)
             explore = s.explore_end if resumed else max(
-                s.explore_end, s.explore_start + (s.explore_end - s.explore_start) * min(1.0, fraction))
+                s.explore_end, s.explore_start + (s.explore_end - s.explore_start) * min(1.0, progress))
             with torch.no_grad():
-                q_values = q_network(torch.as_tensor(observation, device=device).to(
-                    torch.uint8 if agent.game.pixels else torch.float32))
-            actions = q_values.argmax(dim=1).cpu().numpy()
+                actions = guesses(q_network, observation).argmax(dim=1).cpu().numpy()
             random_moves = rng.random(s.copies) < explore
             actions[random_moves] = rng.integers(0, envs.actions, int(random_moves.sum()))
             next_observation, reward, end = envs.step(actions)
 
-            # 2. Remember every copy's move.
-            for i in range(s.copies):
-                memory_observations[position] = observation[i]
-                memory_next[position] = next_observation[i]
-                memory_actions[position] = actions[i]
-                memory_rewards[position] = np.sign(reward[i]) if s.clip_rewards else reward[i]
-                memory_ends[position] = end[i]
-                position = (position + 1) % s.memory
-                stored = min(stored + 1, s.memory)
-            observation = next_observation
+            # 2. Remember the round.
+            seen[row] = observation.permute(0, 2, 3, 1) if pixels else observation
+            moves[row] = torch.as_tensor(actions)
+            rewards[row] = torch.as_tensor(np.sign(reward) if s.clip_rewards else reward, dtype=torch.float32)
+            ends[row] = torch.as_tensor(end, dtype=torch.float32)
+            row, filled, rounds = (row + 1) % slots, min(filled + 1, slots), rounds + 1
+            moves_done += s.copies
+            observation = torch.as_tensor(next_observation)
             run.record(s.copies, envs.take_finished())
 
             # 3. Learn from a random handful of remembered moves.
-            if stored < min(s.learning_starts, s.memory):
+            if moves_done < s.learning_starts or rounds % s.learn_every or filled <= s.n_step:
                 continue
-            index = rng.integers(0, stored, s.batch)
-            as_tensor = lambda array: torch.as_tensor(array[index], device=device)  # noqa: E731
+            # A move is usable once the n rounds after it are remembered: pick how far back it is.
+            back = torch.as_tensor(rng.integers(s.n_step + 1, filled + 1, s.batch))
+            start = (row - back) % slots
+            copy_index = torch.as_tensor(rng.integers(0, s.copies, s.batch))
+            n_step_reward, still_playing = n_step_returns(rewards, ends, start, copy_index, s.n_step, s.gamma)
+            then = (start + s.n_step) % slots
             with torch.no_grad():
-                best_next = target_network(as_tensor(memory_next)).max(dim=1).values
-                target = as_tensor(memory_rewards) + s.gamma * best_next * (1.0 - as_tensor(memory_ends))
-            guess = q_network(as_tensor(memory_observations)).gather(1, as_tensor(memory_actions)[:, None]).squeeze(1)
-            loss = F.smooth_l1_loss(guess, target)
+                best_then = guesses(target_network, remembered(then, copy_index)).max(dim=1).values.cpu()
+            target = n_step_reward + s.gamma ** s.n_step * still_playing * best_then
+            guess = guesses(q_network, remembered(start, copy_index)).gather(
+                1, moves[start, copy_index].to(device)[:, None]).squeeze(1)
+            loss = F.smooth_l1_loss(guess, target.to(device))
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
