@@ -1,11 +1,12 @@
-"""Pong on this machine: mathless PPO against Stable-Baselines3 PPO (RL Zoo Atari settings).
+"""Pong on this machine: mathless (DQN or PPO) against Stable-Baselines3 PPO (RL Zoo Atari settings).
 
-    python bench/pong.py --minutes 60 --sb3-minutes 60
+    python bench/pong.py --algorithm dqn --minutes 60 --sb3-minutes 90
 
 Steps, all in one run on one machine:
 1. the ceiling: raw emulator speed (ALEInterface.act, one core) and ale-py's vector
    environment with random moves (no network), in agent steps and frames per second;
-2. `mathless play Pong` for --minutes, logging every finished game against wall-clock;
+2. `mathless play Pong --algorithm ALGORITHM` for --minutes, logging every finished game
+   against wall-clock (DQN is the one that reaches +18 within the hour here, PPO the default);
 3. SB3 PPO with the RL Baselines3 Zoo Atari hyperparameters for --sb3-minutes;
 4. the curves (CSV + PNG) and the "pong" section of bench/RESULTS.md.
 
@@ -199,7 +200,8 @@ def bar_line(m: dict, s: dict) -> str:
         if s.get("games") and s["reached_minutes"] is not None:
             verdict += f"; SB3 after {s['reached_minutes']:.1f} min ({s['reached_minutes'] / m['reached_minutes']:.1f}x longer)"
         elif s.get("games"):
-            verdict += f"; SB3 had not reached it when its {s['minutes']:.0f} min ended"
+            verdict += (f"; SB3 had not reached it when its {s['minutes']:.0f} min ended (so more than "
+                        f"{s['minutes'] / m['reached_minutes']:.1f}x longer)")
     else:
         verdict = f"NOT met: mathless ended at mean {m['final_mean']:.1f} (best {m['best_mean']:.1f})"
     return f"**Bar (mean >= +18 within 60 min on 2 cores): {verdict}.**"
@@ -297,14 +299,31 @@ def late_rate() -> float:
     return LATE_RATE
 
 
+def run_manifest(args) -> dict:
+    return json.loads((args.out / "mathless-run" / "manifest.json").read_text())
+
+
 def network_words(args) -> str:
     """The network of the mathless run, read from its manifest."""
     from mathless.games.networks import PICTURE_BODIES
 
-    manifest = json.loads((args.out / "mathless-run" / "manifest.json").read_text())
-    body = manifest["network"].get("body", "small")
+    body = run_manifest(args)["network"].get("body", "small")
     layout, features = PICTURE_BODIES[body]
     return f"CNN {'-'.join(str(f) for f, _, _ in layout)} + dense {features} ('{body}')"
+
+
+def algorithm_words(args) -> str:
+    """The mathless algorithm's settings as the run recorded them in its manifest."""
+    manifest = run_manifest(args)
+    if manifest["algorithm"] == "ppo":
+        return (f"PPO rollout 128 x 8, 4 minibatches, 4 epochs, learning rate 2.5e-4 shrinking linearly to "
+                f"{late_rate():g} of that over the budget, clip 0.1, entropy 0.01")
+    s = manifest["settings"]
+    return (f"DQN with {s['n_step']}-step returns, {s['copies']} copies, replay memory of {s['memory']:,} moves, "
+            f"batches of {s['batch']} every {s['learn_every']} rounds, learning rate {s['learning_rate']:g} (Adam), "
+            f"gamma {s['gamma']:g}, target network refreshed every {s['target_every']} learning steps, learning from "
+            f"move {s['learning_starts']:,}, random moves {s['explore_start']:.0%} -> {s['explore_end']:.0%} over the "
+            f"first {s['explore_moves']:,} moves, rewards clipped to their sign for learning")
 
 
 def write_outputs(args, speed, mathless_games, sb3_games, evaluation, notes, threads=None):
@@ -324,7 +343,8 @@ def write_outputs(args, speed, mathless_games, sb3_games, evaluation, notes, thr
         writer.writerow(["system", "minutes", "agent_steps", "frames", "score", "mean_of_last_100"])
         writer.writerows(rows)
     figure, (by_time, by_frames) = plt.subplots(1, 2, figsize=(12, 4.5))
-    for name, games, label in (("mathless", mathless_games, "mathless PPO"), ("sb3", sb3_games, "SB3 PPO (RL Zoo settings)")):
+    ours = f"mathless {args.algorithm.upper()}"
+    for name, games, label in (("mathless", mathless_games, ours), ("sb3", sb3_games, "SB3 PPO (RL Zoo settings)")):
         curve = running_mean(games)
         if curve:
             by_time.plot([c[0] for c in curve], [c[3] for c in curve], label=label)
@@ -359,7 +379,7 @@ def write_outputs(args, speed, mathless_games, sb3_games, evaluation, notes, thr
         return "" if value is None else f"{value:.1f}"
 
     lines = [
-        "## Games: Pong, mathless PPO vs Stable-Baselines3 PPO (RL Zoo Atari settings)",
+        f"## Games: Pong, {ours} vs Stable-Baselines3 PPO (RL Zoo Atari settings)",
         "",
         stamp(args.command).rstrip(),
         f"- budgets: mathless {args.minutes:g} min, SB3 {args.sb3_minutes:g} min, one after the other in the same run",
@@ -370,7 +390,7 @@ def write_outputs(args, speed, mathless_games, sb3_games, evaluation, notes, thr
         "",
         bar_line(m, s),
         "",
-        "| | mathless PPO | SB3 PPO |",
+        f"| | {ours} | SB3 PPO |",
         "|---|---|---|",
         f"| time to mean +18 | {reach(m, args.minutes)} | {reach(s, args.sb3_minutes)} |",
     ]
@@ -401,8 +421,7 @@ def write_outputs(args, speed, mathless_games, sb3_games, evaluation, notes, thr
         lines.append("")
     lines.append(f"mathless settings: ale-py vector env, 8 copies, 2 threads, 64x64 gray, frame stack 4, frame skip 4 with max-pool, "
                  f"no-op starts, fire on reset, life loss ends episodes for learning; {network_words(args)}; "
-                 f"PPO rollout 128 x 8, 4 minibatches, 4 epochs, learning rate 2.5e-4 shrinking linearly to "
-                 f"{late_rate():g} of that over the budget, clip 0.1, entropy 0.01. "
+                 f"{algorithm_words(args)}. "
                  "SB3: `make_atari_env('PongNoFrameskip-v4', 8)` + frame stack 4, CnnPolicy (Nature CNN 84x84), n_steps 128, "
                  "4 epochs, batch 256, lr and clip linear from 2.5e-4 / 0.1 over 10M steps, ent 0.01, vf 0.5.")
     lines += ["", "What was tried, and what each change bought (all on this 2-core machine):", ""] + [f"- {t}" for t in TRIED]
@@ -422,8 +441,11 @@ def write_outputs(args, speed, mathless_games, sb3_games, evaluation, notes, thr
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--algorithm", choices=("dqn", "ppo"), default="dqn",
+                        help="what mathless trains (dqn reaches +18 within the hour here; ppo is `mathless play`'s default)")
     parser.add_argument("--minutes", type=float, default=60.0, help="mathless training budget")
-    parser.add_argument("--sb3-minutes", type=float, default=60.0, help="SB3 training budget (0 to skip)")
+    parser.add_argument("--sb3-minutes", type=float, default=90.0,
+                        help="SB3 training budget (0 to skip); longer than ours, so its time to +18 can be measured")
     parser.add_argument("--out", type=Path, default=HERE / "out" / "pong", help="where runs and logs go")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads-check", action="store_true",
@@ -454,8 +476,8 @@ def main() -> None:
     run = args.out / "mathless-run"
     mathless_bin = Path(sys.executable).with_name("mathless")
     started = time.monotonic()
-    subprocess.run([str(mathless_bin), "play", "Pong", "--minutes", str(args.minutes), "--out", str(run),
-                    "--overwrite", "--seed", str(args.seed)], check=True)
+    subprocess.run([str(mathless_bin), "play", "Pong", "--algorithm", args.algorithm, "--minutes", str(args.minutes),
+                    "--out", str(run), "--overwrite", "--seed", str(args.seed)], check=True)
     print(f"mathless finished in {(time.monotonic() - started) / 60:.1f} min", flush=True)
     mathless_games = read_games(run / "curve.csv")
     evaluation = None
@@ -500,8 +522,10 @@ def report_again(args) -> None:
     manifest = json.loads((run / "manifest.json").read_text())
     sb3_games = read_games(args.out / "sb3.csv")
     args.minutes = round(manifest["minutes_trained"], 1)
+    args.algorithm = manifest["algorithm"]
     args.sb3_minutes = round(sb3_games[-1][0], 1) if sb3_games else 0
-    args.command = f"python bench/pong.py --minutes {args.minutes:g} --sb3-minutes {args.sb3_minutes:g}"
+    args.command = (f"python bench/pong.py --algorithm {args.algorithm} --minutes {args.minutes:g} "
+                    f"--sb3-minutes {args.sb3_minutes:g}")
     notes = ["Section rebuilt from the saved runs by `python bench/pong.py --report-only` / `--threads-check`; "
              "budgets above are the minutes each trainer actually ran."]
     write_outputs(args, speed, read_games(run / "curve.csv"), sb3_games, evaluation, notes, threads)
