@@ -227,7 +227,8 @@ TRIED = [
     "Run 3 (2026-11-25 19:08 UTC, the two changes above, same settings otherwise): 1,257 moves/s, 4.53M moves, mean "
     "+3.0 of the last 100 games after 60 min (run 2: -4.7). Per move it also learned faster than run 2 (-7.7 after "
     "1.8M moves vs -14.7 after 2.0M), which one seed cannot separate from luck. From about 35 minutes the mean sat "
-    "near 0 with single games anywhere from -16 to +20: the policy still mixes good and bad returns.",
+    "near 0 with single games anywhere from -16 to +20: the policy still mixes good and bad returns. Curve, with "
+    "SB3's 20 minutes beside it: bench/pong_run3_curve.csv and .png.",
     "2026-12-01, a machine of the same kind with AVX2 only (no AVX-512, so no native bfloat16; the machine line of "
     "each section now names the CPU): the Nature CNN's learning step at 64x64 ran 2,362 samples/s (channels-last; "
     "1,475 in the default layout), 1,247 at 84x84, and the small CNN 5,791 at 64x64 (256-picture batches, 2 threads); "
