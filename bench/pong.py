@@ -324,7 +324,7 @@ def algorithm_words(args) -> str:
             f"batches of {s['batch']} every {s['learn_every']} rounds, learning rate {s['learning_rate']:g} (Adam), "
             f"gamma {s['gamma']:g}, target network refreshed every {s['target_every']} learning steps, learning from "
             f"move {s['learning_starts']:,}, random moves {s['explore_start']:.0%} -> {s['explore_end']:.0%} over the "
-            f"first {s['explore_moves']:,} moves, rewards clipped to their sign for learning")
+            f"first {s['explore_moves']:,} moves" + (", rewards clipped to their sign for learning" if s["clip_rewards"] else ""))
 
 
 def write_outputs(args, speed, mathless_games, sb3_games, evaluation, notes, threads=None):
