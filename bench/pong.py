@@ -69,7 +69,7 @@ def raw_emulator_speed(seconds: float = 10.0) -> dict:
     return {"raw_frames_per_s": raw, "vector_steps_per_s": vector, "vector_frames_per_s": vector * FRAME_SKIP}
 
 
-def sb3_worker(minutes: float, out: Path, seed: int) -> None:
+def sb3_worker(minutes: float, out: Path, seed: int, until: float | None = None) -> None:
     """SB3 PPO with the RL Zoo's Atari settings (hyperparams/ppo.yml, 'atari'), time-limited."""
     import torch
     from stable_baselines3 import PPO
@@ -93,7 +93,7 @@ def sb3_worker(minutes: float, out: Path, seed: int) -> None:
         clip_range=linear(0.1), vf_coef=0.5, ent_coef=0.01, seed=seed, verbose=0, device="cpu",
     )
 
-    model.learn(total_timesteps=total, callback=sb3_episode_log(out, minutes))
+    model.learn(total_timesteps=total, callback=sb3_episode_log(out, minutes, until))
 
 
 def threads_worker() -> None:
@@ -383,7 +383,8 @@ def write_outputs(args, speed, mathless_games, sb3_games, evaluation, notes, thr
         f"## Games: Pong, {ours} vs Stable-Baselines3 PPO (RL Zoo Atari settings)",
         "",
         stamp(args.command).rstrip(),
-        f"- budgets: mathless {args.minutes:g} min, SB3 {args.sb3_minutes:g} min, one after the other in the same run",
+        f"- budgets: mathless {args.minutes:g} min, SB3 {args.sb3_minutes:g} min, one after the other in the same run"
+        + (f"; each stopped once its mean of the last 100 games reached {args.stop_at:+g}" if args.stop_at is not None else ""),
         f"- other work on the machine during the run: {args.machine_note}",
         "",
         "Score = mean of the last 100 finished games during training (whole games, real score). "
@@ -449,6 +450,9 @@ def main() -> None:
                         help="SB3 training budget (0 to skip); longer than ours, so its time to +18 can be measured")
     parser.add_argument("--out", type=Path, default=HERE / "out" / "pong", help="where runs and logs go")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--stop-at", type=float, default=None,
+                        help="stop each trainer once its mean of the last 100 games reaches this score (e.g. 18), "
+                             "so the time to +18 of both fits in one sitting")
     parser.add_argument("--threads-check", action="store_true",
                         help="measure the OpenMP wait-policy effect, then rewrite the section from the saved runs")
     parser.add_argument("--report-only", action="store_true", help="rewrite the section from the saved runs")
@@ -458,7 +462,7 @@ def main() -> None:
     parser.add_argument("--threads-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.sb3_worker:
-        sb3_worker(args.sb3_minutes, args.out / "sb3.csv", args.seed)
+        sb3_worker(args.sb3_minutes, args.out / "sb3.csv", args.seed, args.stop_at)
         return
     if args.threads_worker:
         threads_worker()
@@ -466,8 +470,11 @@ def main() -> None:
     if args.threads_check or args.report_only:
         report_again(args)
         return
-    args.command = "python bench/pong.py " + " ".join(sys.argv[1:])
+    args.command = "python bench/pong.py " + " ".join(a for a in sys.argv[1:] if a != "--out" and not a.startswith("--out="))
+    if "--out" in sys.argv:  # the folder is this machine's business, not the record's
+        args.command = args.command.replace(" " + str(sys.argv[sys.argv.index("--out") + 1]), "", 1)
     args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "command.txt").write_text(args.command)
     notes = []
 
     speed = raw_emulator_speed()
@@ -478,7 +485,8 @@ def main() -> None:
     mathless_bin = Path(sys.executable).with_name("mathless")
     started = time.monotonic()
     subprocess.run([str(mathless_bin), "play", "Pong", "--algorithm", args.algorithm, "--minutes", str(args.minutes),
-                    "--out", str(run), "--overwrite", "--seed", str(args.seed)], check=True)
+                    "--out", str(run), "--overwrite", "--seed", str(args.seed),
+                    *(["--until-score", str(args.stop_at)] if args.stop_at is not None else [])], check=True)
     print(f"mathless finished in {(time.monotonic() - started) / 60:.1f} min", flush=True)
     mathless_games = read_games(run / "curve.csv")
     evaluation = None
@@ -494,7 +502,8 @@ def main() -> None:
     if args.sb3_minutes > 0:
         started = time.monotonic()
         subprocess.run([sys.executable, __file__, "--sb3-worker", "--sb3-minutes", str(args.sb3_minutes),
-                        "--out", str(args.out), "--seed", str(args.seed)], check=True)
+                        "--out", str(args.out), "--seed", str(args.seed),
+                        *(["--stop-at", str(args.stop_at)] if args.stop_at is not None else [])], check=True)
         print(f"SB3 finished in {(time.monotonic() - started) / 60:.1f} min", flush=True)
     sb3_games = read_games(args.out / "sb3.csv")
     write_outputs(args, speed, mathless_games, sb3_games, evaluation, notes)
@@ -527,6 +536,10 @@ def report_again(args) -> None:
     args.sb3_minutes = round(sb3_games[-1][0], 1) if sb3_games else 0
     args.command = (f"python bench/pong.py --algorithm {args.algorithm} --minutes {args.minutes:g} "
                     f"--sb3-minutes {args.sb3_minutes:g}")
+    if (args.out / "command.txt").exists():  # the command as it was started, budgets and all
+        args.command = (args.out / "command.txt").read_text()
+        if "--stop-at" in args.command:
+            args.stop_at = float(args.command.split("--stop-at")[1].split()[0].strip("="))
     notes = ["Section rebuilt from the saved runs by `python bench/pong.py --report-only` / `--threads-check`; "
              "budgets above are the minutes each trainer actually ran."]
     write_outputs(args, speed, read_games(run / "curve.csv"), sb3_games, evaluation, notes, threads)

@@ -63,9 +63,10 @@ def write_section(name: str, body: str) -> None:
     RESULTS.write_text(text, encoding="utf-8")
 
 
-def sb3_episode_log(path: Path, minutes: float):
+def sb3_episode_log(path: Path, minutes: float, until: float | None = None):
     """An SB3 callback that writes every finished game (minutes, agent steps, score) to a CSV and stops
-    training after ``minutes`` of wall-clock; ``start`` is when training began."""
+    training after ``minutes`` of wall-clock, or sooner once the mean of the last 100 games reaches
+    ``until`` (as `mathless play --until-score` does); ``start`` is when training began."""
     import csv
     import time
 
@@ -74,6 +75,7 @@ def sb3_episode_log(path: Path, minutes: float):
     class EpisodeLog(BaseCallback):
         def _on_training_start(self):
             self.start = time.monotonic()
+            self.scores = []
             self.handle = open(path, "w", newline="")
             self.writer = csv.writer(self.handle)
             self.writer.writerow(["minutes", "agent_steps", "score"])
@@ -84,6 +86,9 @@ def sb3_episode_log(path: Path, minutes: float):
                     self.writer.writerow([f"{(time.monotonic() - self.start) / 60:.4f}", self.num_timesteps,
                                           info["episode"]["r"]])
                     self.handle.flush()
+                    self.scores.append(info["episode"]["r"])
+            if until is not None and len(self.scores) >= 100 and sum(self.scores[-100:]) / 100 >= until:
+                return False
             return time.monotonic() - self.start < minutes * 60
 
         def _on_training_end(self):

@@ -5,6 +5,7 @@ Budgets are tiny (seconds); the long Pong runs live in bench/pong.py.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -49,6 +50,18 @@ def test_cartpole_learns_well_above_random():
     assert result["random_play"] < 40  # random play keeps the pole up ~22 steps
     assert result["mean"] > 150, result["verdict"]
     assert "beats random play" in result["verdict"]
+
+
+def test_until_score_stops_once_the_last_100_games_reach_it(tmp_path):
+    run = tmp_path / "cartpole"
+    result = cli("play", "CartPole-v1", "--minutes", 3, "--until-score", 60, "--out", run)
+    assert result.returncode == 0, result.stderr
+    assert "reached" in result.stderr and "stopping" in result.stderr, result.stderr
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["minutes_trained"] < 2.5  # stopped by the score, not by the 3-minute budget
+    with open(run / "curve.csv", newline="") as handle:
+        scores = [float(row["score"]) for row in csv.DictReader(handle)]
+    assert len(scores) >= 100 and np.mean(scores[-100:]) >= 60 > np.mean(scores[:100])
 
 
 def test_atari_run_folder_is_plain_data(breakout_run):
@@ -220,6 +233,7 @@ def test_existing_output_is_never_overwritten_silently(breakout_run, tmp_path):
     (("play", "CartPole-v1", "--minutes", "-1"), "above 0"),
     (("play", "CartPole-v1", "--steps", "0"), "above 0"),
     (("play", "CartPole-v1", "--algorithm", "a2c"), "Unknown algorithm"),
+    (("play", "CartPole-v1", "--until-score", "nan"), "must be a number"),
     (("play", "", "--steps", "10"), "Name a game"),
 ])
 def test_bad_options(args, phrase, tmp_path):

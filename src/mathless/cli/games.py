@@ -51,6 +51,7 @@ def play_command(
     game: str = typer.Argument(..., help="An Atari game (Pong, Breakout, SpaceInvaders ...) or a Gymnasium id (CartPole-v1)."),
     minutes: Optional[float] = typer.Option(None, "--minutes", "-m", help="Minutes to train (default 60 for Atari, 2 for small games)."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Stop after this many agent moves instead (or whichever comes first)."),
+    until_score: Optional[float] = typer.Option(None, "--until-score", help="Stop sooner once the mean of the last 100 games reaches this score (Pong: 18)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder to save into (default: runs/GAME)."),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run saved in this folder, with its score history."),
     algorithm: str = typer.Option("ppo", "--algorithm", help="ppo (default) or dqn."),
@@ -71,7 +72,7 @@ def play_command(
                 f"replace it with --overwrite, or choose another folder with --out."
             )
     agent = play(game, minutes=minutes, steps=steps, out=out, resume=resume, algorithm=algorithm,
-                 quiet=quiet, seed=seed, overwrite=overwrite)
+                 quiet=quiet, seed=seed, until_score=until_score, overwrite=overwrite)
     where = out or resume
     if not quiet:
         _say(f"Saved to '{where}'. Next: mathless evaluate {where}   or   mathless watch {where} --out {Path(str(where)).name}.mp4")

@@ -23,6 +23,7 @@ DEFAULT_MINUTES = {"atari": 60.0, "gymnasium": 2.0}
 # CartPole can solve the game in 15 s and lose it again before the budget ends (bench/RESULTS.md).
 KEEP_WINDOW = {"atari": 100, "gymnasium": 20}
 KEEP_DROP = 0.25
+UNTIL_GAMES = 100  # --until-score is judged on the mean of this many games, as the score line shows
 
 
 def _slug(name: str) -> str:
@@ -39,11 +40,21 @@ def _check_budget(minutes, steps):
         raise UserError(f"--steps must be a whole number (got {steps!r}).")
 
 
+def _check_until(until_score):
+    if until_score is None:
+        return None
+    if isinstance(until_score, bool) or not isinstance(until_score, (int, float)) or until_score != until_score:
+        raise UserError(f"--until-score must be a number, the mean score to stop at (got {until_score!r}).")
+    return float(until_score)
+
+
 class Run:
     """The budget and the bookkeeping of one training session."""
 
-    def __init__(self, agent: Agent, minutes, steps, out: Path | None, quiet: bool):
+    def __init__(self, agent: Agent, minutes, steps, out: Path | None, quiet: bool, until_score=None):
         self.agent = agent
+        self.until_score = until_score  # stop early once the mean of the last UNTIL_GAMES games reaches it
+        self.reached = None  # (minutes, moves) when it did
         self.budget_seconds = None if minutes is None else float(minutes) * 60
         self.budget_steps = None if steps is None else int(steps)
         self.out = out
@@ -71,7 +82,16 @@ class Run:
         return min(1.0, max(fractions)) if fractions else 0.0
 
     def should_stop(self) -> bool:
-        return self.fraction_done() >= 1.0
+        return self.reached is not None or self.fraction_done() >= 1.0
+
+    def note_target(self) -> None:
+        agent = self.agent
+        if (self.until_score is None or self.reached is not None or len(agent.history) < UNTIL_GAMES
+                or agent.recent_score(UNTIL_GAMES) < self.until_score):
+            return
+        self.reached = (agent.minutes, agent.steps)
+        self.say(f"The mean of the last {UNTIL_GAMES} games reached {agent.recent_score(UNTIL_GAMES):.1f} "
+                 f"(asked: {self.until_score:g}) after {agent.minutes:.1f} min and {agent.steps:,} moves; stopping.")
 
     def record(self, steps: int, finished) -> None:
         """Called by the algorithm after each stretch of play."""
@@ -82,6 +102,7 @@ class Run:
             self.agent.history.append((round(self.agent.minutes, 4), self.agent.steps, score))
         if finished:
             self.note_best()
+            self.note_target()
         now = self.elapsed()
         if not self.quiet and (now - self.last_print >= 10 or self.should_stop()):
             self.last_print = now
@@ -145,14 +166,16 @@ class Run:
         self.saves += 1
 
 
-def play(game, minutes=None, steps=None, out=None, resume=None, algorithm="ppo", quiet=False, seed=0,
+def play(game, minutes=None, steps=None, out=None, resume=None, algorithm="ppo", quiet=False, seed=0, until_score=None,
          overwrite=False) -> Agent:
     """Train an agent on ``game`` and return it; with ``out`` it is saved there as it learns.
 
     Budget: ``minutes`` of training or ``steps`` agent moves (whichever ends first);
-    neither means 60 minutes for Atari and 2 minutes for small games.
+    neither means 60 minutes for Atari and 2 minutes for small games. With ``until_score``
+    training also stops once the mean of the last 100 games reaches that score.
     """
     _check_budget(minutes, steps)
+    until_score = _check_until(until_score)
     algorithm = str(algorithm).lower()
     if algorithm not in ALGORITHMS:
         raise UserError(f"Unknown algorithm '{algorithm}'. Choose one of: {', '.join(ALGORITHMS)}.")
@@ -199,12 +222,14 @@ def play(game, minutes=None, steps=None, out=None, resume=None, algorithm="ppo",
         probe.close()
         agent = Agent(chosen, algorithm, config)
     out = Path(out) if out is not None else None
-    run = Run(agent, minutes, steps, out, quiet)
+    run = Run(agent, minutes, steps, out, quiet, until_score)
     if not quiet:
         budget = " and ".join(filter(None, [
             f"{minutes:g} minutes" if minutes is not None else None,
             f"{int(steps):,} moves" if steps is not None else None,
         ]))
+        if until_score is not None:
+            budget += f", or until the mean of the last {UNTIL_GAMES} games reaches {until_score:g}"
         where = f"; saving to '{out}' every {CHECKPOINT_SECONDS // 60} minutes and on Ctrl-C" if out else ""
         print(f"Training {algorithm.upper()} on {chosen.name} for {budget}{where}.", file=sys.stderr, flush=True)
     try:
