@@ -1,13 +1,14 @@
 """Pong on this machine: mathless (DQN or PPO) against Stable-Baselines3 PPO (RL Zoo Atari settings).
 
-    python bench/pong.py --algorithm dqn --minutes 60 --sb3-minutes 90
+    python bench/pong.py --algorithm dqn --minutes 60 --sb3-minutes 120 --stop-at 18
 
 Steps, all in one run on one machine:
 1. the ceiling: raw emulator speed (ALEInterface.act, one core) and ale-py's vector
    environment with random moves (no network), in agent steps and frames per second;
 2. `mathless play Pong --algorithm ALGORITHM` for --minutes, logging every finished game
    against wall-clock (DQN is the one that reaches +18 within the hour here, PPO the default);
-3. SB3 PPO with the RL Baselines3 Zoo Atari hyperparameters for --sb3-minutes;
+3. SB3 PPO with the RL Baselines3 Zoo Atari hyperparameters for --sb3-minutes
+   (with --stop-at, each trainer stops once its mean of the last 100 games reaches it);
 4. the curves (CSV + PNG) and the "pong" section of bench/RESULTS.md.
 
 Each trainer runs in its own process with the same thread settings (2 torch threads,
@@ -153,6 +154,9 @@ def threads_check(out: Path) -> dict:
     return results
 
 
+REPORT_MINUTES = (10, 20, 30, 40, 50, 60, 90, 120)  # rows past 60 appear when a run went that long
+
+
 def read_games(path: Path, minutes_col="minutes", steps_col="agent_steps") -> list:
     if not path.exists():
         return []
@@ -187,7 +191,7 @@ def summarize(name, games):
         "reached_minutes": reached[0] if reached else None, "reached_steps": reached[1] if reached else None,
         "steps_per_s": curve[-1][1] / max(curve[-1][0] * 60, 1e-9),
         "at": {m: next((c[3] for c in reversed(curve) if c[0] <= m), None) if m <= curve[-1][0] + 0.5 else None
-               for m in (10, 20, 30, 40, 50, 60)},
+               for m in REPORT_MINUTES},
     }
 
 
@@ -291,6 +295,15 @@ TRIED = [
     "sticky actions 0.25 (which training never saw): mean 5 +- 5.7 over 10 games (lowest -5, highest 16). A 14-minute "
     "pilot of the same code the day before ran 401 moves/s and stood at -17.9 after 0.34M moves (run 5: -18.6 after "
     "0.34M). Curve: bench/pong_run5_dqn_curve.csv and .png.",
+    "Run 6: the same DQN through this script, SB3 beside it (2026-12-03 08:52-11:07 UTC, the AVX-512 BF16 machine, "
+    "nothing else running; `python bench/pong.py --algorithm dqn --minutes 45 --sb3-minutes 90`): emulator ceiling "
+    "5,115 agent steps/s. DQN 551 moves/s, 1.49M moves; mean of the last 100 games -14.6 after 10 min, -9.9 after 20, "
+    "+9.2 after 30, passed +18 after 33.7 min (1.12M moves), +18.8 after 40, +19.6 after 45; `mathless evaluate` "
+    "(sticky 0.25) 5.5 +- 8.0. SB3 PPO 277 moves/s, 1.49M moves in 90 min: -20.3 after 10 min, -16.9 after 30, "
+    "-4.8 after 40, +10.9 after 50, +15.1 after 60, +16.5 after 80, +17.4 after 90, never +18 (best 17.5): more "
+    "than 2.7x slower to +18, and 2.7x slower to 17.5, the best level both reached (33.3 vs 89.6 min). The same seed "
+    "as run 5 took 7.8 minutes longer to +18: DQN's time to +18 varies by minutes between runs. "
+    "Curve: bench/pong_run6_curve.csv and .png.",
 ]
 
 
@@ -404,8 +417,9 @@ def write_outputs(args, speed, mathless_games, sb3_games, evaluation, notes, thr
             lines.append(f"| time to mean {level:.1f} (the best both reached) | {ours[0]:.1f} min ({ours[1] / 1e6:.2f}M "
                          f"agent steps): {theirs[0] / ours[0]:.1f}x sooner | {theirs[0]:.1f} min "
                          f"({theirs[1] / 1e6:.2f}M agent steps) |")
-    for minute in (10, 20, 30, 40, 50, 60):
-        lines.append(f"| score after {minute} min | {at(m, minute)} | {at(s, minute)} |")
+    for minute in REPORT_MINUTES:
+        if minute <= 60 or at(m, minute) or at(s, minute):
+            lines.append(f"| score after {minute} min | {at(m, minute)} | {at(s, minute)} |")
     lines += [
         f"| agent steps trained | {m.get('steps', 0):,} | {s.get('steps', 0):,} |",
         f"| whole-loop agent steps/s | {m.get('steps_per_s', 0):,.0f} | {s.get('steps_per_s', 0):,.0f} |",

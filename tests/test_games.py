@@ -39,13 +39,14 @@ def assert_plain_error(result, *phrases):
 def breakout_run(tmp_path_factory):
     """One short Atari run, made through the CLI, shared by the tests below."""
     run = tmp_path_factory.mktemp("games") / "breakout"
-    result = cli("play", "Breakout", "--steps", 4096, "--out", run)
+    result = cli("play", "Breakout", "--algorithm", "ppo", "--steps", 4096, "--out", run)
     assert result.returncode == 0, result.stderr
     return run
 
 
 def test_cartpole_learns_well_above_random():
     agent = ml.play("CartPole-v1", steps=40_000, quiet=True, seed=1)
+    assert agent.algorithm == "ppo"  # the default for small games
     result = agent.evaluate(episodes=10)
     assert result["random_play"] < 40  # random play keeps the pole up ~22 steps
     assert result["mean"] > 150, result["verdict"]
@@ -148,8 +149,9 @@ def test_dqn_trains_saves_and_loads(tmp_path):
 
 
 def test_dqn_learns_from_replayed_atari_moves(tmp_path):
-    """Past the 10,000 moves of pure exploration, DQN takes learning steps on Pong's pictures."""
-    agent = ml.play("Pong", algorithm="dqn", steps=12_000, quiet=True, out=tmp_path / "dqn-pong")
+    """Past the 10,000 moves of pure exploration, DQN (the default for Atari) takes learning steps on Pong's pictures."""
+    agent = ml.play("Pong", steps=12_000, quiet=True, out=tmp_path / "dqn-pong")
+    assert agent.algorithm == "dqn"
     steps_taken = {int(state["step"]) for state in agent.optimizer_state["state"].values()}
     assert steps_taken and min(steps_taken) >= 120  # one learning step per 2 rounds of the 8 copies: 2,000 / 16
     assert agent.settings["n_step"] == 3 and agent.settings["copies"] == 8

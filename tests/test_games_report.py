@@ -27,7 +27,7 @@ def cartpole_run(tmp_path_factory):
 def pong_run(tmp_path_factory):
     """Pong for 2,048 moves: no game finishes in that time, which the report must handle too."""
     run = tmp_path_factory.mktemp("games-report") / "pong"
-    result = run_cli("play", "Pong", "--steps", 2048, "--out", run, "--quiet")
+    result = run_cli("play", "Pong", "--algorithm", "ppo", "--steps", 2048, "--out", run, "--quiet")
     assert result.returncode == 0, result.stderr
     return run
 

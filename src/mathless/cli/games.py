@@ -54,7 +54,7 @@ def play_command(
     until_score: Optional[float] = typer.Option(None, "--until-score", help="Stop sooner once the mean of the last 100 games reaches this score (Pong: 18)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder to save into (default: runs/GAME)."),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run saved in this folder, with its score history."),
-    algorithm: str = typer.Option("ppo", "--algorithm", help="ppo (default) or dqn."),
+    algorithm: Optional[str] = typer.Option(None, "--algorithm", help="dqn or ppo (default: dqn for Atari games, ppo for small games; a resumed run keeps its own)."),
     seed: int = typer.Option(0, "--seed", help="Random seed, for repeatable runs."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run folder if it exists."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors."),
