@@ -58,6 +58,7 @@ def test_until_score_stops_once_the_last_100_games_reach_it(tmp_path):
     result = cli("play", "CartPole-v1", "--minutes", 3, "--until-score", 60, "--out", run)
     assert result.returncode == 0, result.stderr
     assert "reached" in result.stderr and "stopping" in result.stderr, result.stderr
+    assert "Training PPO (the default for small games" in result.stderr, result.stderr
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["minutes_trained"] < 2.5  # stopped by the score, not by the 3-minute budget
     with open(run / "curve.csv", newline="") as handle:

@@ -18,8 +18,8 @@ from mathless.games.catalog import find_game
 CHECKPOINT_SECONDS = 300
 DEFAULT_MINUTES = {"atari": 60.0, "gymnasium": 2.0}
 # The algorithm each kind of game gets unless the user names one: what reached the bar here
-# (bench/RESULTS.md). On Pong, DQN passed a mean of +18 within 26-34 minutes on 2 cores where PPO
-# ended an hour at +0.7 to +3.0; on CartPole, PPO reaches 500 within a minute.
+# (bench/RESULTS.md). On Pong, DQN passed a mean of +18 after 26 to 46 minutes in three runs on 2 cores,
+# where PPO ended an hour at +0.7 to +3.0; on CartPole, PPO reaches 500 within a minute.
 DEFAULT_ALGORITHM = {"atari": "dqn", "gymnasium": "ppo"}
 # Keeping the best network: its score is the mean of this many games in a row (Atari games are
 # few and long, small games many and short), and it replaces the last one only when the last
