@@ -304,6 +304,15 @@ TRIED = [
     "than 2.7x slower to +18, and 2.7x slower to 17.5, the best level both reached (33.3 vs 89.6 min). The same seed "
     "as run 5 took 7.8 minutes longer to +18: DQN's time to +18 varies by minutes between runs. "
     "Curve: bench/pong_run6_curve.csv and .png.",
+    "Run 7: the same again, each trainer stopped once its mean reached +18 (2026-12-03 12:03-14:25 UTC, the AVX-512 "
+    "BF16 machine, nothing else running but a few file downloads; `python bench/pong.py --algorithm dqn --minutes 60 "
+    "--sb3-minutes 120 --stop-at 18`): emulator ceiling 5,272 agent steps/s. DQN 511 moves/s; mean -19.1 after 10 "
+    "min, -16.6 after 20, -9.7 after 30, -1.2 after 40, and +18 after 45.5 min (1.40M moves), the slowest of three "
+    "runs (25.9, 33.7, 45.5 min); `mathless evaluate` (sticky 0.25) 8.1 +- 4.5. SB3 PPO ran ~300 moves/s and its "
+    "games were the same as run 6's, game for game (same seed, same scores at the same step: SB3 is repeatable "
+    "here, so only its speed differs between runs); stopped by hand at 94.6 min (1.70M moves) to leave time for "
+    "the tests, at +17.2 (best 17.6), still short of +18: more than 94.6 / 45.5 = 2.1x slower to +18 than this "
+    "run's DQN, more than 2.8x than run 6's. This section was written from the saved files with `--report-only`.",
 ]
 
 
