@@ -6,7 +6,7 @@ Steps, all in one run on one machine:
 1. the ceiling: raw emulator speed (ALEInterface.act, one core) and ale-py's vector
    environment with random moves (no network), in agent steps and frames per second;
 2. `mathless play Pong --algorithm ALGORITHM` for --minutes, logging every finished game
-   against wall-clock (DQN is the one that reaches +18 within the hour here, PPO the default);
+   against wall-clock (DQN, the default for Atari, is the one that reaches +18 within the hour here);
 3. SB3 PPO with the RL Baselines3 Zoo Atari hyperparameters for --sb3-minutes
    (with --stop-at, each trainer stops once its mean of the last 100 games reaches it);
 4. the curves (CSV + PNG) and the "pong" section of bench/RESULTS.md.
@@ -22,6 +22,7 @@ import argparse
 import csv
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -464,10 +465,10 @@ def write_outputs(args, speed, mathless_games, sb3_games, evaluation, notes, thr
     write_section("pong", "\n".join(lines))
 
 
-def main() -> None:
+def arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--algorithm", choices=("dqn", "ppo"), default="dqn",
-                        help="what mathless trains (dqn reaches +18 within the hour here; ppo is `mathless play`'s default)")
+                        help="what mathless trains (dqn, `mathless play`'s default for Atari, reaches +18 within the hour here)")
     parser.add_argument("--minutes", type=float, default=60.0, help="mathless training budget")
     parser.add_argument("--sb3-minutes", type=float, default=90.0,
                         help="SB3 training budget (0 to skip); longer than ours, so its time to +18 can be measured")
@@ -483,7 +484,11 @@ def main() -> None:
                         help="what else ran on the machine during the run, for the record")
     parser.add_argument("--sb3-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--threads-worker", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = arguments().parse_args()
     if args.sb3_worker:
         sb3_worker(args.sb3_minutes, args.out / "sb3.csv", args.seed, args.stop_at)
         return
@@ -493,9 +498,10 @@ def main() -> None:
     if args.threads_check or args.report_only:
         report_again(args)
         return
-    args.command = "python bench/pong.py " + " ".join(a for a in sys.argv[1:] if a != "--out" and not a.startswith("--out="))
-    if "--out" in sys.argv:  # the folder is this machine's business, not the record's
-        args.command = args.command.replace(" " + str(sys.argv[sys.argv.index("--out") + 1]), "", 1)
+    given = [a for a in sys.argv[1:] if not a.startswith("--out=")]  # the folder is this machine's business
+    if "--out" in given:
+        del given[given.index("--out"):given.index("--out") + 2]
+    args.command = "python bench/pong.py " + " ".join(given)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "command.txt").write_text(args.command)
     notes = []
@@ -561,8 +567,7 @@ def report_again(args) -> None:
                     f"--sb3-minutes {args.sb3_minutes:g}")
     if (args.out / "command.txt").exists():  # the command as it was started, budgets and all
         args.command = (args.out / "command.txt").read_text()
-        if "--stop-at" in args.command:
-            args.stop_at = float(args.command.split("--stop-at")[1].split()[0].strip("="))
+        args.stop_at = arguments().parse_args(shlex.split(args.command)[2:]).stop_at
     notes = ["Section rebuilt from the saved runs by `python bench/pong.py --report-only` / `--threads-check`; "
              "budgets above are the minutes each trainer actually ran."]
     write_outputs(args, speed, read_games(run / "curve.csv"), sb3_games, evaluation, notes, threads)
