@@ -11,6 +11,13 @@ Steps, all in one run on one machine:
    (with --stop-at, each trainer stops once its mean of the last 100 games reaches it);
 4. the curves (CSV + PNG) and the "pong" section of bench/RESULTS.md.
 
+SB3 is repeatable here (the same seed plays the same games), so when it needs longer than a
+sitting allows, it can be run on its own and joined to a finished run, which checks the
+games they share are the same:
+
+    python bench/pong.py --sb3-only --sb3-minutes 140 --stop-at 18 --out runs/sb3
+    python bench/pong.py --report-only --out runs/pong --sb3-from runs/sb3
+
 Each trainer runs in its own process with the same thread settings (2 torch threads,
 OpenMP threads waiting passively; see src/mathless/games/__init__.py). "Score" is
 the mean of the last 100 finished games during training, full games, real score.
@@ -406,8 +413,10 @@ def write_outputs(args, speed, mathless_games, sb3_games, evaluation, notes, thr
         f"## Games: Pong, {ours} vs Stable-Baselines3 PPO (RL Zoo Atari settings)",
         "",
         stamp(args.command).rstrip(),
-        f"- budgets: mathless {args.minutes:g} min, SB3 {args.sb3_minutes:g} min, one after the other in the same run"
-        + (f"; each stopped once its mean of the last 100 games reached {args.stop_at:+g}" if args.stop_at is not None else ""),
+        f"- budgets: mathless {args.minutes:g} min, SB3 {args.sb3_minutes:g} min"
+        + ("" if args.sb3_source else ", one after the other in the same run")
+        + (f"; each stopped once its mean of the last 100 games reached {args.stop_at:+g}" if args.stop_at is not None else "")
+        + (f"; {args.sb3_source}" if args.sb3_source else ""),
         f"- other work on the machine during the run: {args.machine_note}",
         "",
         "Score = mean of the last 100 finished games during training (whole games, real score). "
@@ -480,9 +489,15 @@ def arguments() -> argparse.ArgumentParser:
     parser.add_argument("--threads-check", action="store_true",
                         help="measure the OpenMP wait-policy effect, then rewrite the section from the saved runs")
     parser.add_argument("--report-only", action="store_true", help="rewrite the section from the saved runs")
+    parser.add_argument("--sb3-only", action="store_true",
+                        help="run only SB3 (for --sb3-minutes), to be joined to a finished run with --sb3-from")
+    parser.add_argument("--sb3-from", type=Path, default=None,
+                        help="with --report-only: take SB3's curve from this --sb3-only run, which must have played "
+                             "the same games as the run's own SB3 for as long as both went")
     parser.add_argument("--machine-note", default="none started on purpose; anything else running is noise in the timings",
                         help="what else ran on the machine during the run, for the record")
     parser.add_argument("--sb3-worker", action="store_true", help=argparse.SUPPRESS)
+    parser.set_defaults(sb3_source=None)  # set by --sb3-from: where SB3's column came from
     parser.add_argument("--threads-worker", action="store_true", help=argparse.SUPPRESS)
     return parser
 
@@ -504,6 +519,9 @@ def main() -> None:
     args.command = "python bench/pong.py " + " ".join(given)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "command.txt").write_text(args.command)
+    if args.sb3_only:
+        sb3_worker(args.sb3_minutes, args.out / "sb3.csv", args.seed, args.stop_at)
+        return
     notes = []
 
     speed = raw_emulator_speed()
@@ -539,6 +557,29 @@ def main() -> None:
     print((HERE / "RESULTS.md").read_text().split("<!-- pong:start -->")[1].split("<!-- pong:end -->")[0])
 
 
+def join_sb3(args, own: list) -> list:
+    """SB3's curve from a run of its own, once it is shown to be this run's SB3 carried further."""
+    path = args.sb3_from / "sb3.csv"
+    longer = read_games(path)
+    shared = min(len(own), len(longer))
+    same = sum(a[1:] == b[1:] for a, b in zip(own, longer))  # move count and score of each game
+    if not own or not longer:
+        raise SystemExit(f"Nothing to compare: {path} or this run's own sb3.csv has no games; the two cannot be joined.")
+    if same < shared:
+        raise SystemExit(f"{path}: {same:,} of the first {shared:,} games match this run's SB3, so it is not the "
+                         "same seed's run carried further; the two cannot be joined.")
+    ended = time.gmtime(path.stat().st_mtime)
+    started = time.gmtime(path.stat().st_mtime - longer[-1][0] * 60)
+    command = (args.sb3_from / "command.txt").read_text().strip() if (args.sb3_from / "command.txt").exists() else "?"
+    args.sb3_source = (
+        f"SB3's column comes from a run of its own (`{command}`, {time.strftime('%Y-%m-%d %H:%M', started)}-"
+        f"{time.strftime('%H:%M', ended)} UTC, same machine, same seed): its first {shared:,} games were those of this "
+        f"run's SB3, game for game (same move counts, same scores), so it is this run's SB3 carried further; its "
+        f"minutes are its own run's ({longer[-1][1] / (longer[-1][0] * 60):,.0f} moves/s; "
+        f"{own[-1][1] / (own[-1][0] * 60):,.0f} in this run)")
+    return longer
+
+
 def report_again(args) -> None:
     """Rebuild the section from a finished run's files (the budgets are read from its log)."""
     log = (args.out.parent / "pong.log") if (args.out.parent / "pong.log").exists() else None
@@ -560,6 +601,8 @@ def report_again(args) -> None:
         json.loads((args.out / "threads.json").read_text()) if (args.out / "threads.json").exists() else None)
     manifest = json.loads((run / "manifest.json").read_text())
     sb3_games = read_games(args.out / "sb3.csv")
+    if args.sb3_from is not None:
+        sb3_games = join_sb3(args, sb3_games)
     args.minutes = round(manifest["minutes_trained"], 1)
     args.algorithm = manifest["algorithm"]
     args.sb3_minutes = round(sb3_games[-1][0], 1) if sb3_games else 0
