@@ -11,8 +11,10 @@ n times sooner than with one step). The guesses for the later position come from
 copy of the network that is refreshed only now and then (the "target network"), which
 keeps the learning from chasing its own tail.
 
-PPO (ppo.py) is the default. DQN is here because it is the algorithm of the
-human-level paper, and it reuses old experience, which helps when playing is slow.
+DQN is the default for Atari games (PPO, ppo.py, for small games): it reuses old
+experience, which helps when playing is slow, and it is the one that reached Pong's
++18 within the hour on 2 CPU cores (bench/RESULTS.md). It is also the algorithm of
+the human-level paper.
 """
 
 from __future__ import annotations
