@@ -428,6 +428,13 @@ def write_outputs(args, speed, mathless_games, sb3_games, evaluation, notes, thr
         "|---|---|---|",
         f"| time to mean +18 | {reach(m, args.minutes)} | {reach(s, args.sb3_minutes)} |",
     ]
+    if args.sb3_source and s.get("games"):  # the machine's pace differs between sittings: also at this run's pace
+        moves = s["reached_steps"] or s["steps"]
+        minutes = moves / args.sb3_pace / 60
+        said = f"{minutes:.1f} min" if s["reached_steps"] else f"more than {minutes:.1f} min"
+        ratio = f": {minutes / m['reached_minutes']:.1f}x mathless's time" if m.get("reached_minutes") else ""
+        lines.append(f"| time to mean +18 at the pace SB3 had in the mathless run ({args.sb3_pace:,.0f} moves/s; its "
+                     f"moves / that pace) | | {said}{ratio} |")
     if m.get("games") and s.get("games") and s["reached_minutes"] is None:
         # Neither may reach +18; the fair speed comparison is then the best level both reached.
         level = min(s["best_mean"], m["best_mean"])
@@ -497,7 +504,7 @@ def arguments() -> argparse.ArgumentParser:
     parser.add_argument("--machine-note", default="none started on purpose; anything else running is noise in the timings",
                         help="what else ran on the machine during the run, for the record")
     parser.add_argument("--sb3-worker", action="store_true", help=argparse.SUPPRESS)
-    parser.set_defaults(sb3_source=None)  # set by --sb3-from: where SB3's column came from
+    parser.set_defaults(sb3_source=None, sb3_pace=None)  # set by --sb3-from: where SB3's column came from
     parser.add_argument("--threads-worker", action="store_true", help=argparse.SUPPRESS)
     return parser
 
@@ -568,6 +575,7 @@ def join_sb3(args, own: list) -> list:
     if same < shared:
         raise SystemExit(f"{path}: {same:,} of the first {shared:,} games match this run's SB3, so it is not the "
                          "same seed's run carried further; the two cannot be joined.")
+    args.sb3_pace = own[-1][1] / (own[-1][0] * 60)  # moves/s of this run's own SB3
     ended = time.gmtime(path.stat().st_mtime)
     started = time.gmtime(path.stat().st_mtime - longer[-1][0] * 60)
     command = (args.sb3_from / "command.txt").read_text().strip() if (args.sb3_from / "command.txt").exists() else "?"
@@ -576,7 +584,7 @@ def join_sb3(args, own: list) -> list:
         f"{time.strftime('%H:%M', ended)} UTC, same machine, same seed): its first {shared:,} games were those of this "
         f"run's SB3, game for game (same move counts, same scores), so it is this run's SB3 carried further; its "
         f"minutes are its own run's ({longer[-1][1] / (longer[-1][0] * 60):,.0f} moves/s; "
-        f"{own[-1][1] / (own[-1][0] * 60):,.0f} in this run)")
+        f"{args.sb3_pace:,.0f} in this run)")
     return longer
 
 
