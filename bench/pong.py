@@ -321,6 +321,13 @@ TRIED = [
     "here, so only its speed differs between runs); stopped by hand at 94.6 min (1.70M moves) to leave time for "
     "the tests, at +17.2 (best 17.6), still short of +18: more than 94.6 / 45.5 = 2.1x slower to +18 than this "
     "run's DQN, more than 2.8x than run 6's. This section was written from the saved files with `--report-only`.",
+    "Run 8: SB3 alone, carried to +18 (2026-12-03 16:12-18:18 UTC, the AVX-512 BF16 machine, nothing else running; "
+    "`python bench/pong.py --sb3-worker --sb3-minutes 140 --seed 0 --stop-at 18`, what `--sb3-only` runs): its first "
+    "1,004 games were run 7's SB3 games, game for game, and it went on to a mean of +18 after 2.03M moves, 125.8 min at "
+    "the 270 moves/s the machine gave that afternoon (it gave run 7's SB3 299). In moves, SB3 needed 2.03M against DQN's "
+    "0.90M, 1.12M and 1.40M in runs 5-7; in minutes, at the pace each SB3 had beside DQN (its moves / that pace), "
+    "2.03M moves are 122 min in run 6 (277 moves/s) and 114 min in run 7 (299): 3.6x run 6's DQN (33.7 min) and 2.5x "
+    "run 7's (45.5 min). SB3's column and the table above come from this run, joined with `--sb3-from`.",
 ]
 
 
