@@ -579,6 +579,9 @@ def join_sb3(args, own: list) -> list:
     same = sum(a[1:] == b[1:] for a, b in zip(own, longer))  # move count and score of each game
     if not own or not longer:
         raise SystemExit(f"Nothing to compare: {path} or this run's own sb3.csv has no games; the two cannot be joined.")
+    if len(longer) <= len(own):
+        raise SystemExit(f"{path} has {len(longer):,} games, no more than this run's own SB3 ({len(own):,}): "
+                         "nothing to carry further.")
     if same < shared:
         raise SystemExit(f"{path}: {same:,} of the first {shared:,} games match this run's SB3, so it is not the "
                          "same seed's run carried further; the two cannot be joined.")
