@@ -328,6 +328,20 @@ TRIED = [
     "0.90M, 1.12M and 1.40M in runs 5-7; in minutes, at the pace each SB3 had beside DQN (its moves / that pace), "
     "2.03M moves are 122 min in run 6 (277 moves/s) and 114 min in run 7 (299): 3.6x run 6's DQN (33.7 min) and 2.5x "
     "run 7's (45.5 min). SB3's column and the table above come from this run, joined with `--sb3-from`.",
+    "Run 9: batches of 64 instead of 128 (2026-12-05 23:08 - 2026-12-06 00:49 UTC, a 2-core AMD EPYC with AVX2 "
+    "only, so no bfloat16, and about a third as fast at everything: raw ALE 5,929 frames/s on one core and the "
+    "vector env 2,068 agent steps/s, against 17,825 and 5,272 in run 7; nothing else running; `python bench/pong.py"
+    " --algorithm dqn --minutes 100 --sb3-minutes 6 --stop-at 18` with the batch changed in a copy of the code). "
+    "Half the learning work per move (4 samples learned per move played instead of 8, the same number of learning "
+    "steps): about 280 moves/s between 0.7 and 1.5 min against about 165 for batches of 128 over the same stretch "
+    "of a 1.5-minute `mathless play Pong` on the same machine just before, and 255 moves/s over the whole 100 "
+    "minutes. Per move it learned more slowly than all three runs with batches of 128: mean of the last 100 games "
+    "-11.5 after 0.80M moves (runs 5-7: +17.3, -6.6, -12.2), -8.7 after 1.0M (+19.2, +10.0, -7.5), -5.1 after 1.4M "
+    "(+19.8, +18.9, +18.0), and -1.9 when its 100 minutes ended (1.53M moves); `mathless evaluate` (sticky 0.25) "
+    "0.3 +- 5.0. Halving the batch bought about 1.6x the moves per minute and lost more than that per move: not "
+    "kept. SB3 did not run (its library was not installed in that environment). At batches of 128 this machine's "
+    "~165 moves/s would stretch runs 5-7's 0.90-1.40M moves to 91-141 minutes: the +18 within the hour above holds "
+    "on the AVX-512 BF16 machine, not on this slower one. Curve: bench/pong_run9_curve.csv.",
 ]
 
 
