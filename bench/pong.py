@@ -339,9 +339,14 @@ TRIED = [
     "-11.5 after 0.80M moves (runs 5-7: +17.3, -6.6, -12.2), -8.7 after 1.0M (+19.2, +10.0, -7.5), -5.1 after 1.4M "
     "(+19.8, +18.9, +18.0), and -1.9 when its 100 minutes ended (1.53M moves); `mathless evaluate` (sticky 0.25) "
     "0.3 +- 5.0. Halving the batch bought about 1.6x the moves per minute and lost more than that per move: not "
-    "kept. SB3 did not run (its library was not installed in that environment). At batches of 128 this machine's "
-    "~165 moves/s would stretch runs 5-7's 0.90-1.40M moves to 91-141 minutes: the +18 within the hour above holds "
-    "on the AVX-512 BF16 machine, not on this slower one. Curve: bench/pong_run9_curve.csv.",
+    "kept. SB3 did not run in that command (its library comes with `make bench`, not `make test`); run alone "
+    "afterwards (`python bench/pong.py --sb3-worker --sb3-minutes 5 --seed 0`, 2026-12-06 01:15-01:20 UTC, same "
+    "machine) it made 143 moves/s once under way (299 on run 7's machine), and its games parted from run 7's SB3 "
+    "after the 6th (this chip's arithmetic differs), so its 2.03M moves to +18 carry over only as an estimate: "
+    "about 3.9 hours here. At batches of 128 this machine's ~165 moves/s would stretch runs 5-7's 0.90-1.40M moves "
+    "to 91-141 minutes (1.7-2.6x sooner than that SB3 estimate, against 2.5-4.7x on the AVX-512 BF16 machine): the "
+    "+18 within the hour above holds on the AVX-512 BF16 machine, not on this slower one. Curve: "
+    "bench/pong_run9_curve.csv.",
 ]
 
 
