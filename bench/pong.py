@@ -344,9 +344,9 @@ TRIED = [
     "machine) it made 143 moves/s once under way (299 on run 7's machine), and its games parted from run 7's SB3 "
     "after the 6th (probably because this chip's arithmetic differs), so its 2.03M moves to +18 carry over only as "
     "an estimate: about 3.9 hours here. At batches of 128 this machine's ~165 moves/s would stretch runs 5-7's "
-    "0.90-1.40M moves to 91-141 minutes (1.7-2.6x sooner than that SB3 estimate, against 2.5-4.7x on the AVX-512 "
-    "BF16 machine): the +18 within the hour above holds on the AVX-512 BF16 machine, not on this slower one. Curve:"
-    " bench/pong_run9_curve.csv.",
+    "0.90-1.40M moves to 91-141 minutes (1.7-2.6x sooner than that SB3 estimate, against the 2.5x and 3.6x measured"
+    " on the AVX-512 BF16 machine): the +18 within the hour above holds on the AVX-512 BF16 machine, not on this "
+    "slower one. Curve: bench/pong_run9_curve.csv.",
 ]
 
 
