@@ -174,11 +174,10 @@ def test_ctrl_c_saves_the_run(tmp_path):
     process = subprocess.Popen([MATHLESS, "play", "CartPole-v1", "--minutes", "5", "--out", str(run)],
                                stderr=subprocess.PIPE, text=True,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    deadline = time.monotonic() + 60
-    for line in process.stderr:  # wait until training is under way
-        if line.startswith("Training") or time.monotonic() > deadline:
+    deadline = time.monotonic() + 90
+    for line in process.stderr:  # wait for the first progress line (10 s in): moves have been made by then
+        if " moves (" in line or time.monotonic() > deadline:
             break
-    time.sleep(3)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=180)  # saving can be slow on a loaded machine
     assert process.returncode == 0, stderr
