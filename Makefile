@@ -35,8 +35,10 @@ browser:
 	  { echo "Installing Debian's chromium for the browser test"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# One test process per core (at most 4), each pinned to its own core (tests/conftest.py),
+# so that no process's threads wait on another's; tests of one file share a process.
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile
 
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[games,pretrained,dev,bench]'

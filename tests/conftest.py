@@ -12,6 +12,22 @@ import pytest
 MATHLESS = Path(sys.executable).with_name("mathless")
 
 
+def pytest_configure(config):
+    """Under pytest-xdist (`make test`), give each test process cores of its own.
+
+    Every process sizes its threads (PyTorch, the game emulators) by the cores it may use,
+    and the programs it starts inherit that: without this, two processes on a 2-core
+    machine would each run two threads and wait on each other's.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # "gw0", "gw1", ... only in a test process
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if not worker or workers < 2 or not hasattr(os, "sched_setaffinity"):
+        return
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) >= workers:
+        os.sched_setaffinity(0, cpus[int(worker.removeprefix("gw")) :: workers])
+
+
 def run_cli(*args, cwd=None, timeout=600):
     """Run the installed `mathless` console script; return the CompletedProcess."""
     env = dict(os.environ, COLUMNS="120", PYTHONWARNINGS="ignore")
