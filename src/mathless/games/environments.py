@@ -22,12 +22,11 @@ as they are, several copies side by side.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from mathless.errors import UserError
 from mathless.games.catalog import Game
+from mathless.machine import cores
 
 FRAME_SKIP = 4
 SCREEN = 64
@@ -35,13 +34,6 @@ STACK = 4
 NOOP_MAX = 30
 STICKY_EVALUATION = 0.25
 MAX_FRAMES_PER_GAME = 108_000  # 30 minutes of play at 60 frames a second
-
-
-def cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:
-        return max(1, os.cpu_count() or 1)
 
 
 def make_atari(game: Game, copies: int, seed: int, sticky: float = 0.0, threads: int | None = None,

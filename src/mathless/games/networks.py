@@ -113,7 +113,7 @@ class Pace:
 
     def __init__(self, network: nn.Module, device: torch.device):
         from mathless.games import TORCH_LOADED_FIRST
-        from mathless.games.environments import cores
+        from mathless.machine import cores
 
         self.network, self.device = network, device
         self.precisions = [False, True] if bfloat16_ready(device) else [False]
@@ -254,7 +254,7 @@ def set_threads(config: dict) -> torch.device:
     torch's threads must wait passively.)
     """
     from mathless.games import TORCH_LOADED_FIRST
-    from mathless.games.environments import cores
+    from mathless.machine import cores
 
     if torch.cuda.is_available():
         return torch.device("cuda")

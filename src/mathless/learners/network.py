@@ -9,9 +9,9 @@ loop that does it is the one every neural learner shares (networks/training.py).
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
+
+from mathless.machine import cores
 
 NAME = "network"
 TITLE = "neural network"
@@ -24,7 +24,7 @@ def _torch(rows: int = 0):
     """PyTorch with a thread count that suits the work: small batches run best on one core."""
     import torch
 
-    torch.set_num_threads(1 if rows < 50_000 else (os.cpu_count() or 1))
+    torch.set_num_threads(1 if rows < 50_000 else cores())
     return torch
 
 

@@ -7,10 +7,11 @@ getting better (or the time slice ends), so there is no number of trees to set.
 
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np
+
+from mathless.machine import cores
 
 NAME = "trees"
 TITLE = "gradient-boosted trees (LightGBM)"
@@ -29,7 +30,7 @@ def _params(task: str, classes: int, rows: int, seed: int) -> dict:
         "bagging_fraction": 0.9 if rows > 1000 else 1.0,
         "bagging_freq": 1 if rows > 1000 else 0,
         "lambda_l2": 1.0,
-        "num_threads": 1 if rows < 20_000 else (os.cpu_count() or 1),
+        "num_threads": 1 if rows < 20_000 else cores(),
         "seed": seed,
         "deterministic": True,
         "force_row_wise": True,

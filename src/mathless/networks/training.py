@@ -63,10 +63,9 @@ def torch_setup(heavy: bool = False):
     """
     import torch
 
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count() or 1
+    from mathless.machine import cores as usable_cores
+
+    cores = usable_cores()
     if os.environ.get("MATHLESS_THREADS"):
         wanted = int(os.environ["MATHLESS_THREADS"])
     elif heavy:
