@@ -347,6 +347,18 @@ TRIED = [
     "0.90-1.40M moves to 91-141 minutes (1.7-2.6x sooner than that SB3 estimate, against the 2.5x and 3.6x measured"
     " on the AVX-512 BF16 machine): the +18 within the hour above holds on the AVX-512 BF16 machine, not on this "
     "slower one. Curve: bench/pong_run9_curve.csv.",
+    "Run 10: Double DQN (van Hasselt et al. 2016: the learning network picks the best move in the later position, the"
+    " target network says what it is worth), all else as in runs 5-7 (2026-12-06 02:00-03:32 UTC, the AVX2-only "
+    "machine of run 9; `mathless play Pong --algorithm dqn --minutes 125` with the change in a copy of the code; the "
+    "test suite ran beside it for about 35 of its minutes, so its learning per move counts here, its overall pace "
+    "does not). It costs one more pass of the learning network over the 128 later pictures of each learning step: "
+    "about 110 moves/s between 59 and 89 minutes, with nothing else running, against about 165 for runs 5-7's code in"
+    " a 1.5-minute run on this kind of machine the session before (not the same sitting). Per move it learned later "
+    "than all three batch-128 runs: mean of the last 100 games -20.4 after 0.30M moves (runs 5-7: -19.0, -15.1, "
+    "-19.2), -19.6 after 0.40M (-18.4, -12.8, -19.1), -19.0 after 0.50M (-14.4, -11.6, -18.0). Stopped there (0.51M "
+    "moves, 92 minutes) to free the machine for the test suite. One seed, so this cannot separate the change from "
+    "luck, but it was behind every batch-128 run at each of those points and made a third fewer moves per second: "
+    "not kept. Curve: bench/pong_run10_curve.csv.",
 ]
 
 
