@@ -359,6 +359,14 @@ TRIED = [
     "moves, 92 minutes) to free the machine for the test suite. One seed, so this cannot separate the change from "
     "luck, but it was behind every batch-128 run at each of those points and made a third fewer moves per second: "
     "not kept. Curve: bench/pong_run10_curve.csv.",
+    "Run 11: random moves lowered to 1% over the first 100,000 moves instead of 200,000, all else as in runs 5-7 "
+    "(2026-12-06 03:42-04:30 UTC, the AVX2-only machine of runs 9-10, nothing else running; `mathless play Pong "
+    "--algorithm dqn --minutes 48` with the change in a copy of the code). 147 moves/s over the whole 48 minutes (the"
+    " change costs nothing per move). Mean of the last 100 games -20.5 after 0.20M moves (runs 5-7: -20.2, -19.2, "
+    "-20.0), -20.0 after 0.30M (-19.0, -15.1, -19.2), -18.0 after 0.40M (-18.4, -12.8, -19.1), -17.3 when its 48 "
+    "minutes ended (0.42M moves). Level with runs 5 and 7 and behind run 6 as far as it went, which is before any of "
+    "them took off (0.5-0.9M moves): it shows no gain, and too few moves to rule one out. Not kept. Curve: "
+    "bench/pong_run11_curve.csv.",
 ]
 
 
