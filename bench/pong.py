@@ -369,15 +369,15 @@ TRIED = [
     "bench/pong_run11_curve.csv.",
     "Run 12: prioritised replay (Schaul et al. 2016, part of Rainbow: moves drawn in proportion to |guess - "
     "target|^0.5 from a sum tree, new moves at the largest priority so far, each move's lesson weighed by (1 / "
-    "(chance x moves remembered))^c with c rising from 0.4 to 1 over the run and scaled so the largest counts 1), all"
-    " else as in runs 5-7 (2026-12-06 05:09-06:56 UTC, the AVX2-only machine of runs 9-11, nothing else running; "
-    "`mathless play Pong --algorithm dqn --minutes 125` with the change in a copy of the code, stopped with Ctrl-C "
-    "after 1.00M moves, 106.9 min). 156 moves/s over the whole run (run 11, without it, made 147 in another "
-    "sitting: the sum tree's cost is lost in the difference between sittings). Per move it learned later than all three runs without it: mean of the last 100 games "
-    "-19.8 after 0.30M moves (runs 5-7: -19.0, -15.1, -19.2), -19.3 after 0.50M (-14.4, -11.6, -18.0), -15.6 after "
-    "0.70M (+16.1, -10.3, -13.7), -11.5 after 0.90M (+17.9, -0.5, -9.7), -9.2 after 1.00M (+19.2, +10.0, -7.5). One "
-    "seed, so luck cannot be ruled out, but it was behind every run without it from 0.3M moves to the end: not kept. "
-    "Curve: bench/pong_run12_curve.csv.",
+    "(chance x moves remembered))^c with c rising from 0.4 to 1 over the run and scaled so the largest counts 1), "
+    "all else as in runs 5-7 (2026-12-06 05:09-06:56 UTC, the AVX2-only machine of runs 9-11, nothing else running;"
+    " `mathless play Pong --algorithm dqn --minutes 125` with the change in a copy of the code, stopped with Ctrl-C"
+    " after 1.00M moves, 106.9 min). 156 moves/s over the whole run (run 11, without it, made 147 in another "
+    "sitting: the sum tree's cost is lost in the difference between sittings). Per move it learned later than all "
+    "three runs without it: mean of the last 100 games -19.8 after 0.30M moves (runs 5-7: -19.0, -15.1, -19.2), "
+    "-19.3 after 0.50M (-14.4, -11.6, -18.0), -15.6 after 0.70M (+16.1, -10.3, -13.7), -11.5 after 0.90M (+17.9, "
+    "-0.5, -9.7), -9.2 after 1.00M (+19.2, +10.0, -7.5). One seed, so luck cannot be ruled out, but it was behind "
+    "every run without it from 0.3M moves to the end: not kept. Curve: bench/pong_run12_curve.csv.",
 ]
 
 
