@@ -378,6 +378,20 @@ TRIED = [
     "-19.3 after 0.50M (-14.4, -11.6, -18.0), -15.6 after 0.70M (+16.1, -10.3, -13.7), -11.5 after 0.90M (+17.9, "
     "-0.5, -9.7), -9.2 after 1.00M (+19.2, +10.0, -7.5). One seed, so luck cannot be ruled out, but it was behind "
     "every run without it from 0.3M moves to the end: not kept. Curve: bench/pong_run12_curve.csv.",
+    "Run 13: the small network for DQN (16 and 32 filters, dense 256: the layout of the first DQN, Mnih et "
+    "al. 2013) instead of the Nature CNN, all else as in runs 5-7 (2026-12-06 07:20-08:43 UTC, the "
+    "AVX2-only machine of runs 9-12, nothing else running; `mathless play Pong --algorithm dqn --minutes "
+    "100 --until-score 18` with the body changed in a copy of the code). A learning step (batch 128, the "
+    "target network's pass included, float32, 2 threads) took 32.5 ms against 76.8 ms for the Nature CNN, "
+    "measured just before; the whole loop ran 305 moves/s against 147-156 in runs 11-12. Per move it "
+    "learned about as fast as run 7, the slowest of runs 5-7: mean of the last 100 games -18.9 after 0.50M "
+    "moves (runs 5-7: -14.4, -11.6, -18.0), -10.0 after 1.0M (+19.2, +10.0, -7.5), +11.2 after 1.3M (+19.1, "
+    "+18.6, +8.7), and +18 after 1.51M moves (runs 5-7: 0.90, 1.12, 1.40M) and 82.4 min: the first run to "
+    "reach +18 on this machine, where runs 5-7's moves would take 91-156 min at the Nature CNN's 150-165 "
+    "moves/s, but not within the hour (-6.7 after 60 min, 1.09M moves). Yet `mathless evaluate` (sticky "
+    "0.25) scored -9.0 +- 4.7 over 30 games (-11.5 over the first 10), where run 7's agent, also stopped at "
+    "+18, scored 8.1 +- 4.5 over 10: what the small network learned breaks when moves sometimes repeat. Not "
+    "kept as the default; curve: bench/pong_run13_curve.csv.",
 ]
 
 
