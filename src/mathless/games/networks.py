@@ -3,8 +3,8 @@
 - Pictures (Atari): the classic DQN network (Mnih et al. 2015: convolutions of 32, 64
   and 64 filters, then 512 neurons) on 64x64 pictures instead of 84x84, which costs
   about half the compute on a CPU. A smaller two-convolution network ("small", 16 and
-  32 filters, 256 neurons) is kept for agents saved with it. It learns 2-2.5x faster
-  per picture, but with PPO it learned Pong far more slowly per game played, and with
+  32 filters, 256 neurons) is kept for agents saved with it. Its learning step is 2.4x
+  faster on an AVX2 CPU, but with PPO it learned Pong far more slowly per game, and with
   DQN its agent fell apart when moves sometimes repeat (bench/RESULTS.md, runs 1, 13).
 - A short list of numbers (CartPole ...): two dense layers of 64.
 
