@@ -392,6 +392,14 @@ TRIED = [
     "0.25) scored -9.0 +- 4.7 over 30 games (-11.5 over the first 10), where run 7's agent, also stopped at "
     "+18, scored 8.1 +- 4.5 over 10: what the small network learned breaks when moves sometimes repeat. Not "
     "kept as the default; curve: bench/pong_run13_curve.csv.",
+    "Run 14: the small network of run 13 trained with sticky actions (0.25, as `mathless evaluate` plays), "
+    "all else as in run 13 (2026-12-06 08:56-09:53 UTC, the same AVX2-only machine, nothing else running; "
+    "`mathless play Pong --algorithm dqn --minutes 57` with both changes in a copy of the code). 295 "
+    "moves/s over the whole run. Per move a little behind run 13: mean of the last 100 games -19.4 after "
+    "0.50M moves (run 13: -18.9), -16.8 after 0.80M (-15.3), -13.8 after 1.0M (-10.0), where its 57 minutes "
+    "ended; `mathless evaluate` (sticky 0.25) -12.8 +- 3.5 over 10 games, in line with its training mean, "
+    "as it should be when both play the same way. Too short to say whether it would reach +18 with an agent "
+    "that holds up under sticky actions: not kept. Curve: bench/pong_run14_curve.csv.",
 ]
 
 
