@@ -400,6 +400,16 @@ TRIED = [
     "ended; `mathless evaluate` (sticky 0.25) -12.8 +- 3.5 over 10 games, in line with its training mean, "
     "as it should be when both play the same way. Too short to say whether it would reach +18 with an agent "
     "that holds up under sticky actions: not kept. Curve: bench/pong_run14_curve.csv.",
+    "Run 15: run 14 carried on with `mathless play Pong --resume` of its folder (--minutes 60 --until-score "
+    "18, the same copy of the code), to see whether the small network trained with sticky actions reaches "
+    "+18 and then holds up in `mathless evaluate` (2026-12-06 10:06-10:35 UTC, the same AVX2-only machine, "
+    "nothing else running; the resumed run refilled its replay memory first). 298 moves/s. Per move it "
+    "learned far more slowly than run 13: mean of the last 100 games -13.1 after 60 min (1.06M moves), -12.1 "
+    "after 1.2M moves (run 13: +2.3) and -10.4 after 1.5M (run 13: +17.9), gaining under a point per 100K "
+    "moves, so it was stopped at 85.5 min and 1.52M moves, far from +18. `mathless evaluate` (sticky 0.25): "
+    "-6.0 +- 8.1 over 30 games (lowest -18, highest +13), above its training mean. Training with sticky "
+    "actions makes the agent hold up under them but costs far more moves than the hour allows: not kept. "
+    "Curve (runs 14 and 15 together): bench/pong_run15_curve.csv.",
 ]
 
 
