@@ -410,6 +410,18 @@ TRIED = [
     "-6.0 +- 8.1 over 30 games (lowest -18, highest +13), above its training mean. Training with sticky "
     "actions makes the agent hold up under them but costs far more moves than the hour allows: not kept. "
     "Curve (runs 14 and 15 together): bench/pong_run15_curve.csv.",
+    "Run 16: a dueling head (Wang et al. 2016, part of Rainbow: the network guesses how good the position is "
+    "and how much better each move is than the average move, and adds the two) on run 13's small network, "
+    "all else as in run 13, without sticky actions (2026-12-06 10:37-12:03 UTC, the same AVX2-only machine, "
+    "nothing else running; `mathless play Pong --algorithm dqn --minutes 85 --until-score 18` with both "
+    "changes in a copy of the code). 289 moves/s over the whole run (run 13: 305). Ahead of run 13 per move "
+    "up to 0.9M moves: mean of the last 100 games -18.1 after 0.50M (run 13: -18.9), -10.4 after 0.70M "
+    "(-16.6), -4.3 after 0.90M (-14.0). Then it stalled for 400K moves, most games either won by 8 points or "
+    "more (38 of the 140 games from 0.85M to 1.25M moves) or lost by 13 or more (77): -5.8 after 1.0M (run "
+    "13: -10.0), -7.2 after 1.2M (+2.3), +0.1 after 1.4M (+16.2); -6.3 after 60 min, +4.8 when its 85 "
+    "minutes ended (1.47M moves). `mathless evaluate` (sticky 0.25): -9.4 +- 5.0 over 30 games, like run "
+    "13's -9.0. An early lead lost in the stall, and an agent no steadier under sticky actions: not kept. "
+    "Curve: bench/pong_run16_curve.csv.",
 ]
 
 
