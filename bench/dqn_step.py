@@ -33,8 +33,8 @@ def networks(body: str):
 
 def batch():
     """Pictures as the replay memory hands them over: bytes, laid out pixel by pixel."""
-    pictures = torch.randint(0, 256, (BATCH, 64, 64, 4), dtype=torch.uint8).permute(0, 3, 1, 2)
-    later = torch.randint(0, 256, (BATCH, 64, 64, 4), dtype=torch.uint8).permute(0, 3, 1, 2)
+    pictures, later = (torch.randint(0, 256, (BATCH, 64, 64, 4), dtype=torch.uint8).permute(0, 3, 1, 2)
+                       for _ in range(2))
     return pictures, later, torch.randint(0, ACTIONS, (BATCH,)), torch.randn(BATCH)
 
 
