@@ -2,10 +2,13 @@
 
     python bench/dqn_step.py [--threads 2] [--steps 60]
 
-A learning step as dqn.py takes it (a batch of 128 stacked 64x64 frames, float32): the
-target network's guesses, the network's own, the backward pass and Adam's update, timed
-part by part for each picture body; then the whole step again with both networks passed
-through torch.compile. Prints milliseconds per step; nothing is written.
+First, picking a learning batch of pictures (bytes) the way dqn.py and ppo.py do it and
+the way they used to: 128 out of DQN's full replay memory (200K moves of 8 copies), 256
+out of PPO's rollout of 1,024 moves. Then a learning step as dqn.py takes it (a batch of
+128 stacked 64x64 frames, float32): the target network's guesses, the network's own, the
+backward pass and Adam's update, timed part by part for each picture body; then the
+whole step again with both networks passed through torch.compile. Prints milliseconds;
+nothing is written.
 """
 
 from __future__ import annotations
@@ -36,6 +39,29 @@ def batch():
     pictures, later = (torch.randint(0, 256, (BATCH, 64, 64, 4), dtype=torch.uint8).permute(0, 3, 1, 2)
                        for _ in range(2))
     return pictures, later, torch.randint(0, ACTIONS, (BATCH,)), torch.randn(BATCH)
+
+
+def picking_ms(steps: int) -> dict[str, float]:
+    """Milliseconds to pick a learning batch of pictures (bytes), the way the algorithms do it
+    now (index_select: one block copy per picture) and the way they used to (fancy indexing)."""
+    slots, copies = 200_000 // 8, 8  # DQN: a full replay memory, 128 moves from anywhere in it
+    seen = torch.full((slots, copies, 64, 64, 4), 7, dtype=torch.uint8)  # written, so its pages are real
+    rows, copy_index = torch.randint(0, slots, (steps, BATCH)), torch.randint(0, copies, (steps, BATCH))
+    rollout = torch.randint(0, 256, (1024, 4, 64, 64), dtype=torch.uint8)  # PPO: 256 of a 1,024-move rollout
+    minibatches = [torch.randperm(1024)[:256] for _ in range(steps)]
+    ways = {
+        "DQN, index_select": lambda i: seen.flatten(0, 1).index_select(0, rows[i] * copies + copy_index[i]),
+        "DQN, seen[rows, copies]": lambda i: seen[rows[i], copy_index[i]],
+        "PPO, index_select": lambda i: rollout.index_select(0, minibatches[i]),
+        "PPO, rollout[index]": lambda i: rollout[minibatches[i]],
+    }
+    timings = {}
+    for name, pick in ways.items():
+        start = time.perf_counter()
+        for i in range(steps):
+            pick(i)
+        timings[name] = 1000 * (time.perf_counter() - start) / steps
+    return timings
 
 
 def timed_step(network, target_network, optimizer, data) -> list[float]:
@@ -70,7 +96,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=60)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {args.threads} threads, batch {BATCH}, float32; milliseconds per learning step")
+    print(f"torch {torch.__version__}, {args.threads} threads, batch {BATCH}")
+    print("milliseconds to pick a learning batch: " + ", ".join(
+        f"{name} {ms:.2f}" for name, ms in picking_ms(args.steps).items()))
+    print("milliseconds per learning step, float32:")
     print("| body | target guesses | own guesses | backward | Adam | whole step | whole step, torch.compile |")
     print("|---|---|---|---|---|---|---|")
     for body in PICTURE_BODIES:

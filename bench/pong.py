@@ -429,6 +429,24 @@ TRIED = [
     "worth its start-up, not kept. The eager step splits into the target network's guesses, the network's "
     "own, the backward pass and Adam: 20.3, 19.7, 38.1 and 1.5 ms for the Nature CNN, 9.7, 9.7, 13.2 and 0.8 "
     "ms for the small network.",
+    "Run 17: the target network refreshed every 250 learning steps instead of 500 (every 4,000 moves played "
+    "instead of 8,000), on run 13's small network and with the faster pick from the replay memory (next "
+    "entry), all else as in run 13 (2026-12-06 13:01-13:47 UTC, the AVX2-only machine, nothing else running;"
+    " `mathless play Pong --algorithm dqn --minutes 80 --until-score 18` with the changes in a copy of the "
+    "code). 333 moves/s between 10 and 45 min (run 13: 308). Per move it learned later than run 13: mean of "
+    "the last 100 games -19.9 after 0.50M moves (run 13: -18.9), -18.7 after 0.70M (-16.6), -17.9 after "
+    "0.90M (-14.0). Stopped with Ctrl-C at 45.4 min (0.91M moves), 14 points behind the run that itself "
+    "needed 82 minutes, to free the machine for the timings below: not kept. Curve: "
+    "bench/pong_run17_curve.csv.",
+    "Picking each learning batch of pictures with one index_select (the memory seen as one long list of "
+    "moves) instead of fancy indexing, in dqn.py and ppo.py (kept; 2026-12-06, the AVX2-only machine, "
+    "nothing else running). `python bench/dqn_step.py` (13:46 UTC): 128 pictures from DQN's full 200K-move "
+    "memory in 0.25-0.49 ms against 4.6 ms, 256 from PPO's 1,024-move rollout in 0.48 against 9.1 ms. A "
+    "cProfile of a 40,000-move `mathless play Pong --algorithm dqn` with the small network had found 15.7 s "
+    "of its 120 s in that pick (1.1 s after). The whole loop with the default Nature CNN, `mathless play "
+    "Pong --algorithm dqn --steps 40000` from about 15,000 moves on, before and after, alternated "
+    "(13:48-14:02 UTC): 146 and 150 against 161 and 161 moves/s; with the small network, run 17 made 333 "
+    "moves/s between 10 and 45 min against run 13's 308.",
 ]
 
 

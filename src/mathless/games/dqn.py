@@ -112,7 +112,7 @@ def train(agent, run, seed: int = 0) -> None:
 
     def remembered(rows, copies):
         # One block copy per move, picked from the memory seen as one long list of moves:
-        # seen[rows, copies] gives the same, 60x slower (4.8 against 0.08 ms for 128 pictures).
+        # seen[rows, copies] gives the same, 10-20x slower (bench/dqn_step.py).
         found = seen.flatten(0, 1).index_select(0, rows * s.copies + copies)
         return found.permute(0, 3, 1, 2) if pixels else found
 
