@@ -141,7 +141,7 @@ def train(agent, run, seed: int = 0) -> None:
                 order = torch.randperm(batch_size)
                 for start in range(0, batch_size, minibatch_size):
                     index = order[start:start + minibatch_size]
-                    # index_select: one block copy per picture (b_observations[index]: 20x slower, bench/dqn_step.py)
+                    # index_select: one block copy per picture (b_observations[index]: 10-20x slower, bench/dqn_step.py)
                     logits, value = network(b_observations.index_select(0, index).to(device))
                     policy = torch.distributions.Categorical(logits=logits)
                     new_log_prob = policy.log_prob(b_actions[index].to(device))
