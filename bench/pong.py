@@ -447,6 +447,18 @@ TRIED = [
     "Pong --algorithm dqn --steps 40000` from about 15,000 moves on, before and after, alternated "
     "(13:48-14:02 UTC): 146 and 150 against 161 and 161 moves/s; with the small network, run 17 made 333 "
     "moves/s between 10 and 45 min against run 13's 308.",
+    "Run 18: learning rate 5e-4 instead of 2.5e-4 on run 13's small network, with the faster pick, all else "
+    "as in run 13 (2026-12-06 14:18-15:19 UTC, the AVX2-only machine, nothing else running; `mathless play "
+    "Pong --algorithm dqn --minutes 45 --until-score 18` with the changes in a copy of the code, then "
+    "`--resume` of its folder with --minutes 15, which refilled the replay memory first). 383 moves/s to 45 "
+    "min, 406 over the resumed part. Far ahead of every small-network run per move: mean of the last 100 "
+    "games -16.0 after 0.30M moves (run 13: -20.1), -10.6 after 0.50M (-18.9), -0.5 after 0.80M (-15.3), "
+    "+8.6 after 1.0M (-10.0), +17.3 after 1.2M (+2.3). By the clock: -18.1 after 10 min, -11.9 after 20, "
+    "-4.9 after 30, +4.1 after 40, +16.7 after 50, +17.6 after 55 and +17.8 when its 60 minutes ended (1.40M"
+    " moves): the closest any run on this machine came to the bar, 0.2 short. `mathless evaluate` (sticky "
+    "0.25): 6.9 +- 5.9 over 30 games (lowest -8, highest 18), like runs 5-7's agents (5-8), where run 13's "
+    "fell apart (-9.0). Promising, not yet the default: one seed, and short of +18 within the hour. Curve: "
+    "bench/pong_run18_curve.csv.",
 ]
 
 
