@@ -20,6 +20,7 @@ import time
 import torch
 import torch.nn.functional as F
 
+from mathless.games.dqn import Settings
 from mathless.games.networks import PICTURE_BODIES, describe, q_network
 
 BATCH, ACTIONS = 128, 6
@@ -27,10 +28,10 @@ BATCH, ACTIONS = 128, 6
 
 def networks(body: str):
     torch.manual_seed(0)
-    config = describe((4, 64, 64), ACTIONS)
+    config = describe((4, 64, 64), ACTIONS, "dqn")
     config["body"] = body
     network = q_network(config)
-    optimizer = torch.optim.Adam(network.parameters(), lr=2.5e-4, eps=1.5e-4, fused=True)  # as dqn.py
+    optimizer = torch.optim.Adam(network.parameters(), lr=Settings().learning_rate, eps=1.5e-4, fused=True)  # as dqn.py
     return network, copy.deepcopy(network), optimizer
 
 

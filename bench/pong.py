@@ -117,7 +117,7 @@ def threads_worker() -> None:
     torch.set_num_threads(2)
     envs = make_atari(find_game("Pong"), 8, seed=0, threads=2)
     observations, _ = envs.reset(seed=0)
-    network = ActorCritic(describe((4, 64, 64), 6))
+    network = ActorCritic(describe((4, 64, 64), 6, "ppo"))
     optimizer = torch.optim.Adam(network.parameters(), lr=1e-4)
     start = time.perf_counter()
     for _ in range(3 * 128):

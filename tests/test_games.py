@@ -163,9 +163,27 @@ def test_dqn_learns_from_replayed_atari_moves(tmp_path):
     assert steps_taken and min(steps_taken) >= 120  # one learning step per 2 rounds of the 8 copies: 2,000 / 16
     assert agent.settings["n_step"] == 3 and agent.settings["copies"] == 8
     loaded = ml.load(tmp_path / "dqn-pong")
-    assert loaded.algorithm == "dqn" and loaded.network_config["body"] == "nature"
+    assert loaded.algorithm == "dqn" and loaded.network_config["body"] == "small"
     result = cli("explain", tmp_path / "dqn-pong", "--row", "30", "--json")
     assert result.returncode == 0, result.stderr
+
+
+def test_a_dqn_agent_keeps_the_network_and_settings_it_was_saved_with(tmp_path):
+    """An Atari DQN agent saved before the small network and the doubled learning rate became the default
+    goes on learning with its own (the classic network, 2.5e-4), so a new default never changes old agents."""
+    from dataclasses import asdict
+
+    from mathless.games.agent import Agent
+    from mathless.games.catalog import find_game
+    from mathless.games.dqn import Settings
+
+    classic = {"kind": "pixels", "input": [4, 64, 64], "actions": 6, "body": "nature"}
+    Agent(find_game("Pong"), "dqn", classic, settings=asdict(Settings(learning_rate=2.5e-4))).save(tmp_path / "old")
+    resumed = ml.play("Pong", resume=tmp_path / "old", steps=800, quiet=True)
+    assert resumed.steps >= 800 and resumed.optimizer_state["param_groups"][0]["lr"] == 2.5e-4
+    loaded = ml.load(tmp_path / "old")
+    assert loaded.network_config["body"] == "nature" and loaded.settings["learning_rate"] == 2.5e-4
+    assert Settings().learning_rate == 5e-4  # while a new agent gets the default
 
 
 def test_ctrl_c_saves_the_run(tmp_path):
@@ -338,7 +356,7 @@ def test_a_run_that_gets_worse_keeps_its_best_network(tmp_path):
             for tensor in network.parameters():
                 tensor.add_(0.1)
 
-    agent = Agent(find_game("CartPole-v1"), "ppo", describe((4,), 2))
+    agent = Agent(find_game("CartPole-v1"), "ppo", describe((4,), 2, "ppo"))
     run = Run(agent, minutes=None, steps=100_000, out=None, quiet=True)
     finish(run, 20.0)
     nudge(agent.network)
@@ -360,7 +378,7 @@ def test_a_run_that_gets_worse_keeps_its_best_network(tmp_path):
     collapse = next(f for f in loaded.findings() if f["check"] == "score collapsed")
     assert "The saved network is not the last one" in collapse["message"]
 
-    steady = Agent(find_game("CartPole-v1"), "ppo", describe((4,), 2))
+    steady = Agent(find_game("CartPole-v1"), "ppo", describe((4,), 2, "ppo"))
     run = Run(steady, minutes=None, steps=100_000, out=None, quiet=True)
     finish(run, 20.0)
     finish(run, 480.0)
@@ -381,7 +399,7 @@ def test_an_agent_plays_at_the_picture_size_it_learned_on(tmp_path):
     from mathless.games.networks import describe
 
     assert SCREEN != 48
-    Agent(find_game("Pong"), "ppo", describe((4, 48, 48), 6)).save(tmp_path / "small")
+    Agent(find_game("Pong"), "ppo", describe((4, 48, 48), 6, "ppo")).save(tmp_path / "small")
     resumed = ml.play("Pong", resume=tmp_path / "small", steps=1024, quiet=True)
     assert resumed.steps == 1024 and resumed.screen == (48, 48)
     agent = ml.load(tmp_path / "small")

@@ -160,7 +160,7 @@ def test_explain_a_dqn_agent():
     from mathless.games.networks import describe
 
     for game, shape, actions in (("Pong", (4, 64, 64), 6), ("CartPole-v1", (4,), 2)):
-        agent = Agent(find_game(game), "dqn", describe(shape, actions))
+        agent = Agent(find_game(game), "dqn", describe(shape, actions, "dqn"))
         explained = agent.explain(row=5, quiet=True)
         guesses = explained["move_guesses"]
         assert explained["chosen"] == max(guesses, key=guesses.get) and "chances" not in explained
@@ -197,7 +197,7 @@ def make_agent(game: str, scores, moves: int):
     from mathless.games.networks import describe
 
     chosen = find_game(game)
-    config = describe((4, 64, 64), 6) if chosen.pixels else describe((4,), 2)
+    config = describe((4, 64, 64), 6, "ppo") if chosen.pixels else describe((4,), 2, "ppo")
     steps = np.linspace(moves / len(scores), moves, len(scores)).astype(int) if len(scores) else []
     minutes = moves / (60_000 if chosen.pixels else 10_000)
     history = [(minutes * s / moves, int(s), float(score)) for s, score in zip(steps, scores)]

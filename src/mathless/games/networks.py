@@ -1,11 +1,15 @@
 """The networks the agents use, small enough to be fast on a laptop CPU.
 
-- Pictures (Atari): the classic DQN network (Mnih et al. 2015: convolutions of 32, 64
-  and 64 filters, then 512 neurons) on 64x64 pictures instead of 84x84, which costs
-  about half the compute on a CPU. A smaller two-convolution network ("small", 16 and
-  32 filters, 256 neurons) is kept for agents saved with it. Its learning step is 2.4x
-  faster on an AVX2 CPU, but with PPO it learned Pong far more slowly per game, and with
-  DQN its agent fell apart when moves sometimes repeat (bench/RESULTS.md, runs 1, 13).
+- Pictures (Atari), on 64x64 pictures instead of 84x84 (about half the compute on a CPU):
+  - DQN: a two-convolution network ("small": 16 and 32 filters, then 256 neurons). Its
+    learning step is 2.4x faster on an AVX2 CPU than the classic one's; with twice the
+    classic learning rate it learned Pong about as fast per move (1.04M moves to +18 in
+    run 19, 0.90-1.40M in runs 5-7 with the classic one), so it gets there sooner
+    (bench/RESULTS.md).
+  - PPO: the classic DQN network ("nature", Mnih et al. 2015: convolutions of 32, 64 and
+    64 filters, then 512 neurons); with PPO the small one learned Pong far more slowly
+    per game (run 1).
+  Agents saved with either keep theirs.
 - A short list of numbers (CartPole ...): two dense layers of 64.
 
 A network is described by a small dict (stored in the run folder's manifest), so a
@@ -28,11 +32,12 @@ PICTURE_BODIES = {
 }
 
 
-def describe(observation_shape, actions: int) -> dict:
+def describe(observation_shape, actions: int, algorithm: str) -> dict:
+    """The network a new agent of ``algorithm`` ("dqn" or "ppo") gets for these observations."""
     config = {"kind": "pixels" if len(observation_shape) == 3 else "numbers",
               "input": [int(s) for s in observation_shape], "actions": int(actions)}
     if config["kind"] == "pixels":
-        config["body"] = "nature"
+        config["body"] = "small" if algorithm == "dqn" else "nature"
     return config
 
 

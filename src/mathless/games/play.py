@@ -225,7 +225,7 @@ def play(game, minutes=None, steps=None, out=None, resume=None, algorithm=None, 
     module = ppo if algorithm == "ppo" else dqn
     if agent is None:
         probe = GameSteps(chosen, 1, seed=seed, threads=1)
-        config = describe(probe.observation_shape, probe.actions)
+        config = describe(probe.observation_shape, probe.actions, algorithm)
         probe.close()
         agent = Agent(chosen, algorithm, config)
     out = Path(out) if out is not None else None
