@@ -78,6 +78,7 @@ def test_atari_run_folder_is_plain_data(breakout_run):
     assert not any(name.endswith((".pt", ".pth", ".pkl", ".pickle")) for name in names)
     manifest = json.loads((breakout_run / "manifest.json").read_text())
     assert manifest["kind"] == "agent" and manifest["game"]["env_id"] == "breakout"
+    assert manifest["network"]["body"] == "nature"  # PPO keeps the classic picture network; DQN's is "small"
     assert manifest["agent_steps"] >= 4096 and manifest["frames"] == 4 * manifest["agent_steps"]
     assert (breakout_run / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     agent = ml.load(breakout_run)  # safetensors + JSON + CSV only; nothing is unpickled
