@@ -2,7 +2,7 @@
 
 - Pictures (Atari), on 64x64 pictures instead of 84x84 (about half the compute on a CPU):
   - DQN: a two-convolution network ("small": 16 and 32 filters, then 256 neurons). Its
-    learning step is 2.4x faster on an AVX2 CPU than the classic one's; with twice the
+    learning step is 2.3-2.4x faster on an AVX2 CPU than the classic one's; with twice the
     classic learning rate it learned Pong about as fast per move (1.04M and 1.37M moves
     to +18 in runs 19-20, 0.90-1.40M in runs 5-7 with the classic one), so it gets there
     sooner (bench/RESULTS.md).
