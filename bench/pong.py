@@ -18,6 +18,11 @@ games they share are the same:
     python bench/pong.py --sb3-only --sb3-minutes 140 --stop-at 18 --out runs/sb3
     python bench/pong.py --report-only --out runs/pong --sb3-from runs/sb3
 
+When even that is longer than a sitting, `--sb3-resume` goes on from the model the last sitting
+saved in --out (every 10 minutes and at its end), for --sb3-minutes more, and appends to its curve:
+
+    python bench/pong.py --sb3-only --sb3-resume --sb3-minutes 100 --stop-at 18 --out runs/sb3
+
 Each trainer runs in its own process with the same thread settings (2 torch threads,
 OpenMP threads waiting passively; see src/mathless/games/__init__.py). "Score" is
 the mean of the last 100 finished games during training, full games, real score.
@@ -78,8 +83,10 @@ def raw_emulator_speed(seconds: float = 10.0) -> dict:
     return {"raw_frames_per_s": raw, "vector_steps_per_s": vector, "vector_frames_per_s": vector * FRAME_SKIP}
 
 
-def sb3_worker(minutes: float, out: Path, seed: int, until: float | None = None) -> None:
-    """SB3 PPO with the RL Zoo's Atari settings (hyperparams/ppo.yml, 'atari'), time-limited."""
+def sb3_worker(minutes: float, out: Path, seed: int, until: float | None = None, resume: bool = False) -> None:
+    """SB3 PPO with the RL Zoo's Atari settings (hyperparams/ppo.yml, 'atari'), time-limited. The model is
+    saved beside the CSV every 10 minutes and at the end; with ``resume`` training goes on from that save
+    (its step count, and so its linear schedules, included) and the CSV grows."""
     import torch
     from stable_baselines3 import PPO
     from stable_baselines3.common.env_util import make_atari_env
@@ -91,18 +98,29 @@ def sb3_worker(minutes: float, out: Path, seed: int, until: float | None = None)
 
     gymnasium.register_envs(ale_py)
     torch.set_num_threads(2)
-    envs = VecFrameStack(make_atari_env("PongNoFrameskip-v4", n_envs=8, seed=seed), n_stack=4)
+    saved = out.with_name("sb3_model.zip")
+    # a resumed sitting plays new games (another seed), since the old games' state is not saved
+    envs = VecFrameStack(make_atari_env("PongNoFrameskip-v4", n_envs=8, seed=seed + 1 if resume else seed), n_stack=4)
     total = 10_000_000  # the zoo's budget; its linear schedules are defined over it
 
     def linear(start):
         return lambda remaining: remaining * start
 
-    model = PPO(
-        "CnnPolicy", envs, n_steps=128, n_epochs=4, batch_size=256, learning_rate=linear(2.5e-4),
-        clip_range=linear(0.1), vf_coef=0.5, ent_coef=0.01, seed=seed, verbose=0, device="cpu",
-    )
+    if resume:
+        model = PPO.load(saved, env=envs, device="cpu")
+    else:
+        model = PPO(
+            "CnnPolicy", envs, n_steps=128, n_epochs=4, batch_size=256, learning_rate=linear(2.5e-4),
+            clip_range=linear(0.1), vf_coef=0.5, ent_coef=0.01, seed=seed, verbose=0, device="cpu",
+        )
 
-    model.learn(total_timesteps=total, callback=sb3_episode_log(out, minutes, until))
+    def save():
+        model.save(saved.with_suffix(".part.zip"))
+        os.replace(saved.with_suffix(".part.zip"), saved)
+
+    # SB3 adds the steps already taken to the budget it is given, so give it what is left of the zoo's
+    model.learn(total_timesteps=total - model.num_timesteps, reset_num_timesteps=not resume,
+                callback=sb3_episode_log(out, minutes, until, resume=resume, save=save))
 
 
 def threads_worker() -> None:
@@ -657,6 +675,9 @@ def arguments() -> argparse.ArgumentParser:
     parser.add_argument("--report-only", action="store_true", help="rewrite the section from the saved runs")
     parser.add_argument("--sb3-only", action="store_true",
                         help="run only SB3 (for --sb3-minutes), to be joined to a finished run with --sb3-from")
+    parser.add_argument("--sb3-resume", action="store_true",
+                        help="with --sb3-only: go on from the model an earlier --sb3-only sitting saved in --out, "
+                             "for --sb3-minutes more, appending to its curve")
     parser.add_argument("--sb3-from", type=Path, default=None,
                         help="with --report-only: take SB3's curve from this --sb3-only run, which must have played "
                              "the same games as the run's own SB3 for as long as both went")
@@ -679,14 +700,21 @@ def main() -> None:
     if args.threads_check or args.report_only:
         report_again(args)
         return
+    if args.sb3_resume and not (args.sb3_only and (args.out / "sb3.csv").exists()
+                                and (args.out / "sb3_model.zip").exists()):
+        print(f"Nothing to resume: --sb3-resume goes with --sb3-only and an --out folder where an earlier --sb3-only "
+              f"sitting left sb3.csv and sb3_model.zip ({args.out} has not both). Run once without --sb3-resume first.",
+              file=sys.stderr)
+        raise SystemExit(2)
     given = [a for a in sys.argv[1:] if not a.startswith("--out=")]  # the folder is this machine's business
     if "--out" in given:
         del given[given.index("--out"):given.index("--out") + 2]
     args.command = "python bench/pong.py " + " ".join(given)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "command.txt").write_text(args.command)
+    earlier = (args.out / "command.txt").read_text().strip() if args.sb3_resume and (args.out / "command.txt").exists() else ""
+    (args.out / "command.txt").write_text(f"{earlier}, then {args.command}" if earlier else args.command)
     if args.sb3_only:
-        sb3_worker(args.sb3_minutes, args.out / "sb3.csv", args.seed, args.stop_at)
+        sb3_worker(args.sb3_minutes, args.out / "sb3.csv", args.seed, args.stop_at, args.sb3_resume)
         return
     notes = []
 

@@ -63,10 +63,14 @@ def write_section(name: str, body: str) -> None:
     RESULTS.write_text(text, encoding="utf-8")
 
 
-def sb3_episode_log(path: Path, minutes: float, until: float | None = None):
+def sb3_episode_log(path: Path, minutes: float, until: float | None = None, resume: bool = False,
+                    save=None, save_every: float = 10.0):
     """An SB3 callback that writes every finished game (minutes, agent steps, score) to a CSV and stops
     training after ``minutes`` of wall-clock, or sooner once the mean of the last 100 games reaches
-    ``until`` (as `mathless play --until-score` does); ``start`` is when training began."""
+    ``until`` (as `mathless play --until-score` does). With ``resume`` it appends to the CSV of an earlier
+    sitting: its clock goes on from that sitting's last game (the minute or less the sitting trained after
+    it is not counted, which can only flatter SB3) and its games count towards the mean.
+    ``save`` (called with no arguments) runs every ``save_every`` minutes and when training ends."""
     import csv
     import time
 
@@ -74,25 +78,37 @@ def sb3_episode_log(path: Path, minutes: float, until: float | None = None):
 
     class EpisodeLog(BaseCallback):
         def _on_training_start(self):
-            self.start = time.monotonic()
-            self.scores = []
-            self.handle = open(path, "w", newline="")
+            self.scores, self.offset = [], 0.0
+            if resume:
+                with open(path, newline="") as handle:
+                    rows = list(csv.DictReader(handle))
+                self.scores = [float(row["score"]) for row in rows]
+                self.offset = float(rows[-1]["minutes"]) if rows else 0.0
+            self.start = self.saved = time.monotonic()
+            self.handle = open(path, "a" if resume else "w", newline="")
             self.writer = csv.writer(self.handle)
-            self.writer.writerow(["minutes", "agent_steps", "score"])
+            if not resume:
+                self.writer.writerow(["minutes", "agent_steps", "score"])
 
         def _on_step(self):
+            now = time.monotonic()
             for info in self.locals["infos"]:
                 if "episode" in info:
-                    self.writer.writerow([f"{(time.monotonic() - self.start) / 60:.4f}", self.num_timesteps,
+                    self.writer.writerow([f"{self.offset + (now - self.start) / 60:.4f}", self.num_timesteps,
                                           info["episode"]["r"]])
                     self.handle.flush()
                     self.scores.append(info["episode"]["r"])
+            if save is not None and now - self.saved > save_every * 60:
+                save()
+                self.saved = time.monotonic()
             if until is not None and len(self.scores) >= 100 and sum(self.scores[-100:]) / 100 >= until:
                 return False
-            return time.monotonic() - self.start < minutes * 60
+            return now - self.start < minutes * 60
 
         def _on_training_end(self):
             self.handle.close()
+            if save is not None:
+                save()
 
     return EpisodeLog()
 
