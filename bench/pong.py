@@ -23,6 +23,11 @@ saved in --out (every 10 minutes and at its end), for --sb3-minutes more, and ap
 
     python bench/pong.py --sb3-only --sb3-resume --sb3-minutes 100 --stop-at 18 --out runs/sb3
 
+Finished mathless runs from sittings of their own (their curve CSVs) can be set beside such an
+SB3 run from the same machine, in a section of their own ("pong-compare"):
+
+    python bench/pong.py --compare bench/pong_run19_curve.csv bench/pong_run20_curve.csv --sb3-from runs/sb3
+
 Each trainer runs in its own process with the same thread settings (2 torch threads,
 OpenMP threads waiting passively; see src/mathless/games/__init__.py). "Score" is
 the mean of the last 100 finished games during training, full games, real score.
@@ -34,6 +39,7 @@ import argparse
 import csv
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -658,6 +664,126 @@ def write_outputs(args, speed, mathless_games, sb3_games, evaluation, notes, thr
     write_section("pong", "\n".join(lines))
 
 
+COMPARE_LEVELS = (-10, 0, 10, 15, TARGET)
+
+
+def compare_runs(args) -> None:
+    """Finished mathless runs (their curve CSVs, from sittings of their own) beside one SB3 run, all
+    on this machine: the time each needed to reach a few levels of the mean score, and the ratios."""
+    import shutil
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from results import machine, write_section
+
+    if args.sb3_from is None or not (args.sb3_from / "sb3.csv").exists():
+        where = "none was given" if args.sb3_from is None else f"{args.sb3_from} has none"
+        print(f"--compare needs --sb3-from FOLDER, where `--sb3-only` left sb3.csv ({where}).", file=sys.stderr)
+        raise SystemExit(2)
+    missing = [str(path) for path in args.compare if not path.exists()]
+    if missing:
+        print(f"--compare: no such curve file: {', '.join(missing)}.", file=sys.stderr)
+        raise SystemExit(2)
+    kept = HERE / "pong_compare_sb3"  # SB3's curve and command, kept so the section can be rebuilt from a clone
+    if args.sb3_from.resolve() != kept.resolve():
+        kept.mkdir(exist_ok=True)
+        for name in ("sb3.csv", "command.txt"):
+            if (args.sb3_from / name).exists():
+                shutil.copyfile(args.sb3_from / name, kept / name)
+    command = (kept / "command.txt").read_text().strip() if (kept / "command.txt").exists() else "?"
+    try:
+        runs = [(re.sub(r"^pong_run(\d+)_curve$", r"mathless run \1", path.stem), running_mean(read_games(path)))
+                for path in args.compare]
+        sb3 = running_mean(read_games(kept / "sb3.csv"))
+    except (KeyError, ValueError) as error:
+        print(f"--compare: a curve file is not a curve (minutes, agent_steps and score columns): {error}.",
+              file=sys.stderr)
+        raise SystemExit(2)
+    if not sb3 or not all(curve for _, curve in runs):
+        print("--compare: a curve file has no games in it.", file=sys.stderr)
+        raise SystemExit(2)
+
+    def best_mean(curve):
+        return max(c[3] for c in curve[99:]) if len(curve) >= 100 else float("-inf")
+
+    def shown(path):
+        return os.path.relpath(path, HERE.parent)
+
+    def when(curve, level):
+        hit = first_reach(curve, level)
+        if hit:
+            return f"{hit[0]:.1f} min ({hit[1] / 1e6:.2f}M moves)"
+        return f"not in {curve[-1][0]:.0f} min"
+
+    def score_at(curve, minute):
+        if minute > curve[-1][0] + 0.5:
+            return ""
+        return f"{next((c[3] for c in reversed(curve) if c[0] <= minute), curve[0][3]):.1f}"
+
+    names = [name for name, _ in runs] + ["SB3 PPO (RL Zoo settings)"]
+    curves = [curve for _, curve in runs] + [sb3]
+    lines = [
+        "## Pong on one machine: mathless DQN runs beside SB3 PPO run on their own",
+        "",
+        f"- command: `python bench/pong.py --compare {' '.join(shown(p) for p in args.compare)} "
+        "--sb3-from bench/pong_compare_sb3`",
+        f"- machine: {machine()}; --compare is for runs made on the machine it is run on, each in a sitting of its "
+        "own with nothing else started on purpose",
+        f"- SB3: `{command}`; its curve and command are kept in bench/pong_compare_sb3/"
+        + (" (a resumed sitting goes on from the model the last one saved; its clock goes on from that sitting's "
+           "last game)" if "--sb3-resume" in command else ""),
+        f"- mathless: the curves {', '.join(shown(p) for p in args.compare)}; each run's command, date "
+        "and settings are in its entry under 'What was tried' in the pong section",
+        "",
+        "Score = mean of the last 100 finished games during training (whole games, real score). "
+        "Curves: bench/pong_compare.png.",
+        "",
+        "| | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+    ]
+    for level in COMPARE_LEVELS:
+        lines.append(f"| time to mean {level:+g} | " + " | ".join(when(c, level) for c in curves) + " |")
+    for minute in REPORT_MINUTES:
+        if any(score_at(c, minute) for c in curves):
+            lines.append(f"| score after {minute} min | " + " | ".join(score_at(c, minute) for c in curves) + " |")
+    lines.append("| moves per second | " + " | ".join(f"{c[-1][1] / (c[-1][0] * 60):,.0f}" for c in curves) + " |")
+    lines += ["", "How many times longer SB3 took:", ""]
+    theirs = first_reach(sb3)
+    for name, curve in runs:
+        ours = first_reach(curve)
+        if ours and theirs:
+            lines.append(f"- {name} to {TARGET:+g}: {theirs[0] / ours[0]:.1f}x ({theirs[0]:.1f} against {ours[0]:.1f} min)")
+        elif ours:
+            lines.append(f"- {name} to {TARGET:+g}: more than {sb3[-1][0] / ours[0]:.1f}x, since SB3 had not got there "
+                         f"when its {sb3[-1][0]:.0f} min ended (it stood at {sb3[-1][3]:.1f}) and {name} took "
+                         f"{ours[0]:.1f} min")
+        else:
+            lines.append(f"- {name} did not reach {TARGET:+g} itself (best {best_mean(curve):.1f})")
+        level = min(best_mean(sb3), best_mean(curve))
+        both = first_reach(curve, level), first_reach(sb3, level)
+        if level < TARGET and all(both):
+            lines.append(f"  - to {level:+.1f}, the best both reached: {both[1][0] / both[0][0]:.1f}x "
+                         f"({both[1][0]:.1f} against {both[0][0]:.1f} min)")
+
+    figure, axis = plt.subplots(figsize=(8, 4.5))
+    for name, curve in zip(names, curves):
+        axis.plot([c[0] for c in curve], [c[3] for c in curve], label=name)
+    axis.axhline(TARGET, color="gray", linestyle="--", linewidth=1)
+    axis.set_xlabel("minutes of training (2 CPU cores)")
+    axis.set_ylabel("Pong score, mean of last 100 games")
+    axis.set_ylim(-21.5, 21.5)
+    axis.grid(alpha=0.3)
+    axis.legend(loc="upper left")
+    figure.tight_layout()
+    figure.savefig(HERE / "pong_compare.png", dpi=90)
+    plt.close(figure)
+    write_section("pong-compare", "\n".join(lines))
+    print("\n".join(lines))
+
+
 def arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--algorithm", choices=("dqn", "ppo"), default="dqn",
@@ -681,6 +807,9 @@ def arguments() -> argparse.ArgumentParser:
     parser.add_argument("--sb3-from", type=Path, default=None,
                         help="with --report-only: take SB3's curve from this --sb3-only run, which must have played "
                              "the same games as the run's own SB3 for as long as both went")
+    parser.add_argument("--compare", type=Path, nargs="+", default=None, metavar="CURVE",
+                        help="with --sb3-from: set these finished mathless runs' curve CSVs beside that SB3 run "
+                             "(all from this machine) in a section of their own")
     parser.add_argument("--machine-note", default="none started on purpose; anything else running is noise in the timings",
                         help="what else ran on the machine during the run, for the record")
     parser.add_argument("--sb3-worker", action="store_true", help=argparse.SUPPRESS)
@@ -696,6 +825,9 @@ def main() -> None:
         return
     if args.threads_worker:
         threads_worker()
+        return
+    if args.compare:
+        compare_runs(args)
         return
     if args.threads_check or args.report_only:
         report_again(args)
