@@ -670,6 +670,7 @@ COMPARE_LEVELS = (-10, 0, 10, 15, TARGET)
 def compare_runs(args) -> None:
     """Finished mathless runs (their curve CSVs, from sittings of their own) beside one SB3 run, all
     on this machine: the time each needed to reach a few levels of the mean score, and the ratios."""
+    import datetime
     import shutil
 
     import matplotlib
@@ -730,6 +731,7 @@ def compare_runs(args) -> None:
         "",
         f"- command: `python bench/pong.py --compare {' '.join(shown(p) for p in args.compare)} "
         "--sb3-from bench/pong_compare_sb3`",
+        f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC (when this section was written)",
         f"- machine: {machine()}; --compare is for runs made on the machine it is run on, each in a sitting of its "
         "own with nothing else started on purpose",
         f"- SB3: `{command}`; its curve and command are kept in bench/pong_compare_sb3/"
