@@ -504,6 +504,15 @@ TRIED = [
     "(lowest -10, highest 12), below runs 5-7, 18 and 19 (5-8.9). So on this machine the default met the "
     "hour in two of three seeds (runs 19 and 20), with the third 0.2 short when its hour ended (run 18, "
     "which was resumed once); more seeds would say how often. Curve: bench/pong_run20_curve.csv.",
+    "SB3 PPO with the RL Zoo settings on the AVX2-only machine, on its own (2026-12-06 18:32-20:50 UTC, "
+    "nothing else running; `python bench/pong.py --sb3-only --sb3-minutes 138 --stop-at 18`, the longest a "
+    "sitting could hold). 149 moves/s (run 9 had 143 there). Mean of the last 100 games -20.3 after 30 min, "
+    "-18.4 after 60, -7.2 after 90, +13.1 after 120, and +16.6 when its 138 minutes ended (1.23M moves): not"
+    " +18. DQN's default (runs 18-20) reached +16.6 after 45.7 to 57.2 min, so SB3 took 2.4x to 3.0x as long"
+    " to get there, and more than 2.3x (run 20) and 2.9x (run 19) as long to +18. On the AVX-512 machine SB3"
+    " went from +16.3 at 1.32M moves to +18 at 2.03M (run 8); if it does so here, +18 would come after about"
+    " 3.8 hours at this pace (an estimate). Its model is saved beside its output (20 MB, not in the "
+    "repository), so a later sitting on this machine can carry it on with `--sb3-resume`. The comparison is the pong-compare section; curve: bench/pong_compare_sb3/sb3.csv.",
 ]
 
 
