@@ -512,7 +512,8 @@ TRIED = [
     " to get there, and more than 2.3x (run 20) and 2.9x (run 19) as long to +18. On the AVX-512 machine SB3"
     " went from +16.3 at 1.32M moves to +18 at 2.03M (run 8); if it does so here, +18 would come after about"
     " 3.8 hours at this pace (an estimate). Its model is saved beside its output (20 MB, not in the "
-    "repository), so a later sitting on this machine can carry it on with `--sb3-resume`. The comparison is the pong-compare section; curve: bench/pong_compare_sb3/sb3.csv.",
+    "repository), so a later sitting on this machine can carry it on with `--sb3-resume`. The comparison is "
+    "the pong-compare section; curve: bench/pong_compare_sb3/sb3.csv.",
 ]
 
 
