@@ -550,6 +550,16 @@ def algorithm_words(args) -> str:
             f"first {s['explore_moves']:,} moves" + (", rewards clipped to their sign for learning" if s["clip_rewards"] else ""))
 
 
+def label_scores(axis, xlabel: str) -> None:
+    """A Pong score plot's dressing: the +18 line, labels, the score range, grid and legend."""
+    axis.axhline(TARGET, color="gray", linestyle="--", linewidth=1)
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel("Pong score, mean of last 100 games")
+    axis.set_ylim(-21.5, 21.5)
+    axis.grid(alpha=0.3)
+    axis.legend(loc="upper left")
+
+
 def write_outputs(args, speed, mathless_games, sb3_games, evaluation, notes, threads=None):
     import matplotlib
 
@@ -573,13 +583,8 @@ def write_outputs(args, speed, mathless_games, sb3_games, evaluation, notes, thr
         if curve:
             by_time.plot([c[0] for c in curve], [c[3] for c in curve], label=label)
             by_frames.plot([c[1] * 4 / 1e6 for c in curve], [c[3] for c in curve], label=label)
-    for axis, xlabel in ((by_time, "minutes of training (2 CPU cores)"), (by_frames, "million frames")):
-        axis.axhline(TARGET, color="gray", linestyle="--", linewidth=1)
-        axis.set_xlabel(xlabel)
-        axis.set_ylabel("Pong score, mean of last 100 games")
-        axis.set_ylim(-21.5, 21.5)
-        axis.grid(alpha=0.3)
-        axis.legend(loc="upper left")
+    label_scores(by_time, "minutes of training (2 CPU cores)")
+    label_scores(by_frames, "million frames")
     figure.tight_layout()
     figure.savefig(HERE / "pong_curve.png", dpi=90)
     plt.close(figure)
@@ -783,12 +788,7 @@ def compare_runs(args) -> None:
     figure, axis = plt.subplots(figsize=(8, 4.5))
     for name, curve in zip(names, curves):
         axis.plot([c[0] for c in curve], [c[3] for c in curve], label=name)
-    axis.axhline(TARGET, color="gray", linestyle="--", linewidth=1)
-    axis.set_xlabel("minutes of training (2 CPU cores)")
-    axis.set_ylabel("Pong score, mean of last 100 games")
-    axis.set_ylim(-21.5, 21.5)
-    axis.grid(alpha=0.3)
-    axis.legend(loc="upper left")
+    label_scores(axis, "minutes of training (2 CPU cores)")
     figure.tight_layout()
     figure.savefig(HERE / "pong_compare.png", dpi=90)
     plt.close(figure)
