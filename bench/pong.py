@@ -710,6 +710,7 @@ def compare_runs(args) -> None:
             if (args.sb3_from / name).exists():
                 shutil.copyfile(args.sb3_from / name, kept / name)
     command = (kept / "command.txt").read_text().strip() if (kept / "command.txt").exists() else "?"
+    sittings = "`, then `".join(command.split(", then "))  # one command in backticks per sitting
     try:
         runs = [(re.sub(r"^pong_run(\d+)_curve$", r"mathless run \1", path.stem), running_mean(read_games(path)))
                 for path in args.compare]
@@ -749,7 +750,7 @@ def compare_runs(args) -> None:
         f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC (when this section was written)",
         f"- machine: {machine()}; --compare is for runs made on the machine it is run on, each in a sitting of its "
         "own with nothing else started on purpose",
-        f"- SB3: `{command}`; its curve and command are kept in bench/pong_compare_sb3/"
+        f"- SB3: `{sittings}`; its curve and command are kept in bench/pong_compare_sb3/"
         + (" (a resumed sitting goes on from the model the last one saved; its clock goes on from that sitting's "
            "last game)" if "--sb3-resume" in command else ""),
         f"- mathless: the curves {', '.join(shown(p) for p in args.compare)}; each run's command, date "
@@ -763,7 +764,8 @@ def compare_runs(args) -> None:
     ]
     for level in COMPARE_LEVELS:
         lines.append(f"| time to mean {level:+g} | " + " | ".join(when(c, level) for c in curves) + " |")
-    for minute in REPORT_MINUTES:
+    longest = max(c[-1][0] for c in curves)  # an SB3 run carried on over sittings gets a row every 30 min
+    for minute in REPORT_MINUTES + tuple(range(150, int(longest) + 1, 30)):
         if any(score_at(c, minute) for c in curves):
             lines.append(f"| score after {minute} min | " + " | ".join(score_at(c, minute) for c in curves) + " |")
     lines.append("| moves per second | " + " | ".join(f"{c[-1][1] / (c[-1][0] * 60):,.0f}" for c in curves) + " |")
