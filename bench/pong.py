@@ -514,6 +514,16 @@ TRIED = [
     " 3.8 hours at this pace (an estimate). Its model is saved beside its output (20 MB, not in the "
     "repository), so a later sitting on this machine can carry it on with `--sb3-resume`. The comparison is "
     "the pong-compare section; curve: bench/pong_compare_sb3/sb3.csv.",
+    "SB3 from the entry above, carried on in a second sitting on the same machine (2026-12-06 21:21-23:01 "
+    "UTC, nothing else running; `python bench/pong.py --sb3-only --sb3-resume --sb3-minutes 100 --stop-at "
+    "18`, from the model the first sitting saved). 146 moves/s. It fell back at first (mean of the last 100 "
+    "games +14.4 after 165 min, 1.47M moves), then stayed between +16.2 and +17.6 from 180 min on: +16.9 "
+    "after 180 min, +17.1 after 210, its best +17.6 after 212.7 min (1.89M moves), and +16.5 when the "
+    "sitting ended after 237 min (2.10M moves). Still not +18, though past the 2.03M moves run 8 needed on "
+    "the AVX-512 machine. So SB3 took more than 4.0x as long as run 20 (59.9 min) and more than 5.0x as long"
+    " as run 19 (47.6 min) to +18, and 3.6x to 4.5x as long as runs 18-20 (55.2, 47.2 and 58.9 min) to "
+    "+17.6, the best it reached. The pong-compare section has the whole curve; curve: "
+    "bench/pong_compare_sb3/sb3.csv.",
 ]
 
 
