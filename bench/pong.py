@@ -750,6 +750,14 @@ def compare_runs(args) -> None:
             return ""
         return f"{next((c[3] for c in reversed(curve) if c[0] <= minute), curve[0][3]):.1f}"
 
+    hour = [(name, first_reach(curve), best_mean([c for c in curve if c[0] <= 60])) for name, curve in runs]
+    met = [f"{name} after {hit[0]:.1f} min" for name, hit, _ in hour if hit and hit[0] <= 60]
+    short = [f"{name} (best {best:+.1f} in its hour)" for name, hit, best in hour if not (hit and hit[0] <= 60)]
+    theirs = first_reach(sb3)
+    bar = (f"**Bar (mean >= +18 within 60 min on 2 cores): met by {len(met)} of {len(runs)} mathless runs "
+           f"({', '.join(met) or 'none'})" + (f", not by {', '.join(short)}" if short else "") + "; SB3 PPO "
+           + (f"reached +18 after {theirs[0]:.1f} min" if theirs else
+              f"had not reached +18 when its {sb3[-1][0]:.0f} min ended (best {best_mean(sb3):+.1f})") + ".**")
     names = [name for name, _ in runs] + ["SB3 PPO (RL Zoo settings)"]
     curves = [curve for _, curve in runs] + [sb3]
     lines = [
@@ -769,6 +777,8 @@ def compare_runs(args) -> None:
         "Score = mean of the last 100 finished games during training (whole games, real score). "
         "Curves: bench/pong_compare.png.",
         "",
+        bar,
+        "",
         "| | " + " | ".join(names) + " |",
         "|---|" + "---|" * len(names),
     ]
@@ -780,7 +790,6 @@ def compare_runs(args) -> None:
             lines.append(f"| score after {minute} min | " + " | ".join(score_at(c, minute) for c in curves) + " |")
     lines.append("| moves per second | " + " | ".join(f"{c[-1][1] / (c[-1][0] * 60):,.0f}" for c in curves) + " |")
     lines += ["", "How many times longer SB3 took:", ""]
-    theirs = first_reach(sb3)
     for name, curve in runs:
         ours = first_reach(curve)
         if ours and theirs:
