@@ -524,6 +524,12 @@ TRIED = [
     " as run 19 (47.6 min) to +18, and 3.6x to 4.5x as long as runs 18-20 (55.2, 47.2 and 58.9 min) to "
     "+17.6, the best it reached. The pong-compare section has the whole curve; curve: "
     "bench/pong_compare_sb3/sb3.csv.",
+    "SB3 from the two entries above, carried on in a third sitting (2026-12-06 23:02-23:32 UTC, nothing else"
+    " running; `python bench/pong.py --sb3-only --sb3-resume --sb3-minutes 30 --stop-at 18`). 148 moves/s. "
+    "The mean of the last 100 games stayed between +15.8 and +17.3 and stood at +16.9 when the sitting ended"
+    " after 267 min (2.37M moves): still not +18, and not above the +17.6 of the second sitting. So on this "
+    "machine SB3 took more than 4.5x as long as run 20 (59.9 min) and more than 5.6x as long as run 19 (47.6"
+    " min) to +18. Curve: bench/pong_compare_sb3/sb3.csv.",
 ]
 
 
