@@ -756,9 +756,13 @@ def compare_runs(args) -> None:
             return ""
         return f"{next((c[3] for c in reversed(curve) if c[0] <= minute), curve[0][3]):.1f}"
 
-    hour = [(name, first_reach(curve), best_mean([c for c in curve if c[0] <= 60])) for name, curve in runs]
-    met = [f"{name} after {hit[0]:.1f} min" for name, hit, _ in hour if hit and hit[0] <= 60]
-    short = [f"{name} (best {best:+.1f} in its hour)" for name, hit, best in hour if not (hit and hit[0] <= 60)]
+    met, short = [], []  # the mathless runs that reached +18 within the hour, and those that did not
+    for name, curve in runs:
+        hit = first_reach(curve)
+        if hit and hit[0] <= 60:
+            met.append(f"{name} after {hit[0]:.1f} min")
+        else:
+            short.append(f"{name} (best {best_mean([c for c in curve if c[0] <= 60]):+.1f} in its hour)")
     theirs = first_reach(sb3)
     bar = (f"**Bar (mean >= +18 within 60 min on 2 cores): met by {len(met)} of {len(runs)} mathless runs "
            f"({', '.join(met) or 'none'})" + (f", not by {', '.join(short)}" if short else "") + "; SB3 PPO "
